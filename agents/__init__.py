@@ -1,0 +1,1 @@
+"""The tutoring agents: conversation, grammar, vocabulary, pronunciation, progress."""

@@ -1,0 +1,1 @@
+"""Learner memory: the hot tier (Redis), the session store, nightly summaries."""

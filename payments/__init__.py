@@ -1,0 +1,1 @@
+"""Plans, entitlements and the payment rails (Telegram Stars, Stripe, WhatsApp Pay)."""

@@ -1,0 +1,1 @@
+"""Channel adapters: parse platform payloads into Inbound, render and send Replies."""

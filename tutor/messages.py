@@ -1,0 +1,229 @@
+"""The two message types everything inside the service speaks.
+
+Channel adapters turn platform payloads into one frozen :class:`Inbound` and
+render a :class:`Reply` back into platform calls; agents never see a Telegram
+or WhatsApp dict. Both round-trip through plain JSON for the inbox and outbox.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    VOICE = "voice"
+    AUDIO = "audio"
+    BUTTON = "button"
+    COMMAND = "command"
+    PAYMENT = "payment"
+    UNSUPPORTED = "unsupported"
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    WEB = "web"
+    CONSOLE = "console"
+
+
+def nfc(text: str) -> str:
+    """Unicode-normalise text for storage and display."""
+    return unicodedata.normalize("NFC", text)
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """Where a voice note or audio file can be fetched; never the bytes."""
+
+    media_id: str
+    mime_type: str = ""
+    duration_seconds: float | None = None
+    size_bytes: int | None = None
+    is_voice: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "media_id": self.media_id,
+            "mime_type": self.mime_type,
+            "duration_seconds": self.duration_seconds,
+            "size_bytes": self.size_bytes,
+            "is_voice": self.is_voice,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Media:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message from a learner, whatever the channel.
+
+    ``learner_key`` is ``"<channel>:<stable user id>"``; ``chat_id`` is where
+    replies go. ``raw`` keeps the platform payload for logs and replays and is
+    never branched on.
+    """
+
+    channel: Channel
+    chat_id: str
+    learner_key: str
+    provider_message_id: str
+    kind: Kind
+    text: str = ""
+    media: Media | None = None
+    button: str | None = None
+    callback_id: str | None = None
+    language_hint: str | None = None
+    sent_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.sent_at.tzinfo is None:
+            raise ValueError("sent_at must be timezone-aware")
+        object.__setattr__(self, "text", nfc(self.text))
+
+    @property
+    def command(self) -> str | None:
+        """``"start"`` for ``/start@TutorBot extra``; None when not a command."""
+        if self.kind is not Kind.COMMAND or not self.text.startswith("/"):
+            return None
+        return self.text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel.value,
+            "chat_id": self.chat_id,
+            "learner_key": self.learner_key,
+            "provider_message_id": self.provider_message_id,
+            "kind": self.kind.value,
+            "text": self.text,
+            "media": self.media.to_dict() if self.media else None,
+            "button": self.button,
+            "callback_id": self.callback_id,
+            "language_hint": self.language_hint,
+            "sent_at": self.sent_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], raw: dict[str, Any] | None = None) -> Inbound:
+        media = data.get("media")
+        return cls(
+            channel=Channel(data["channel"]),
+            chat_id=data["chat_id"],
+            learner_key=data["learner_key"],
+            provider_message_id=data["provider_message_id"],
+            kind=Kind(data["kind"]),
+            text=data.get("text", ""),
+            media=Media.from_dict(media) if media else None,
+            button=data.get("button"),
+            callback_id=data.get("callback_id"),
+            language_hint=data.get("language_hint"),
+            sent_at=datetime.fromisoformat(data["sent_at"]),
+            raw=raw or {},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One numbered choice. ``key`` is what comes back when it is picked."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A pre-approved WhatsApp template (the only thing allowed outside 24 h)."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the tutor says back: text, optionally numbered options, media refs.
+
+    Options are always written as a numbered list in the text, so typing "2"
+    works everywhere; channels may add buttons on top.
+    """
+
+    text: str = ""
+    options: tuple[Option, ...] = ()
+    voice_url: str | None = None
+    image_url: str | None = None
+    template: Template | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", nfc(self.text))
+
+    def numbered_text(self) -> str:
+        """The text with its options appended as ``1. label`` lines."""
+        if not self.options:
+            return self.text
+        lines = [f"{index}. {option.label}" for index, option in enumerate(self.options, 1)]
+        return "\n".join([self.text, *lines]) if self.text else "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "options": [{"key": o.key, "label": o.label} for o in self.options],
+            "voice_url": self.voice_url,
+            "image_url": self.image_url,
+            "template": (
+                {
+                    "name": self.template.name,
+                    "language": self.template.language,
+                    "parameters": list(self.template.parameters),
+                }
+                if self.template
+                else None
+            ),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        template = data.get("template")
+        return cls(
+            text=data.get("text", ""),
+            options=tuple(Option(o["key"], o["label"]) for o in data.get("options", [])),
+            voice_url=data.get("voice_url"),
+            image_url=data.get("image_url"),
+            template=(
+                Template(template["name"], template["language"], tuple(template["parameters"]))
+                if template
+                else None
+            ),
+        )
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split ``text`` into chunks of at most ``limit`` characters.
+
+    Prefers paragraph breaks, then line breaks, then spaces; never returns an
+    empty chunk.
+    """
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = -1
+        for separator in ("\n\n", "\n", " "):
+            cut = window.rfind(separator)
+            if cut > 0:
+                break
+        if cut <= 0:
+            cut = limit
+        chunk, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
+        if chunk:
+            chunks.append(chunk)
+    if rest.strip() or not chunks:
+        chunks.append(rest)
+    return chunks

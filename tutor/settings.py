@@ -1,0 +1,154 @@
+"""Typed settings, read once from ``TUTOR_*`` environment variables and ``.env``.
+
+No other module reads ``os.environ``. Settings select the back ends: with no
+URLs or keys set everything is embedded (SQLite under ``./var/``, an
+in-process Redis-compatible store, an in-process worker pool).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tutor.errors import ConfigurationError
+
+SECRET_TOKEN_ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Field ``x`` is read from ``TUTOR_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TUTOR_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # Storage and queue
+    database_url: str = ""
+    redis_url: str = ""
+    var_dir: Path = Path("var")
+    public_url: str = ""
+    queue: Literal["auto", "embedded", "dramatiq"] = "auto"
+    worker_threads: int = Field(default=4, ge=1, le=64)
+    learner_lease_seconds: float = Field(default=60.0, gt=0)
+    sweep_interval_seconds: float = Field(default=2.0, gt=0)
+    sweep_stale_seconds: float = Field(default=10.0, ge=0)
+    hot_turns: int = Field(default=15, ge=1, le=100)
+    hot_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    session_idle_minutes: int = Field(default=30, ge=1)
+    max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024)
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+
+    # WhatsApp Cloud API
+    whatsapp_phone_number_id: str = ""
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_api_url: str = "https://graph.facebook.com/v23.0"
+
+    # Outbound sends
+    send_timeout_seconds: float = Field(default=10.0, gt=0)
+    send_max_attempts: int = Field(default=5, ge=1, le=20)
+    send_backoff_seconds: float = Field(default=0.5, ge=0)
+    send_max_backoff_seconds: float = Field(default=30.0, ge=0)
+
+    @field_validator("database_url", "redis_url", "public_url")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql", "oracle")):
+            raise ValueError("must start with sqlite:///, postgresql+psycopg:// or oracle+oracledb://")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            raise ValueError("name the driver: postgresql+psycopg://…")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret_token_alphabet(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            raw = value.get_secret_value()
+            if not 1 <= len(raw) <= 256 or not set(raw) <= SECRET_TOKEN_ALPHABET:
+                raise ValueError("must be 1-256 characters from A-Z a-z 0-9 _ -")
+        return value
+
+    @field_validator("telegram_api_url", "whatsapp_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _whatsapp_all_or_nothing(self) -> Settings:
+        parts = {
+            "TUTOR_WHATSAPP_PHONE_NUMBER_ID": bool(self.whatsapp_phone_number_id),
+            "TUTOR_WHATSAPP_ACCESS_TOKEN": self.whatsapp_access_token is not None,
+            "TUTOR_WHATSAPP_APP_SECRET": self.whatsapp_app_secret is not None,
+            "TUTOR_WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token is not None,
+        }
+        if any(parts.values()) and not all(parts.values()):
+            missing = ", ".join(name for name, present in parts.items() if not present)
+            raise ValueError(f"WhatsApp needs all four settings; missing {missing}")
+        return self
+
+    # Derived choices ---------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'tutor.sqlite3'}"
+
+    @property
+    def database_is_embedded(self) -> bool:
+        return not self.database_url or self.database_url.startswith("sqlite")
+
+    @property
+    def redis_is_embedded(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def resolved_queue(self) -> Literal["embedded", "dramatiq"]:
+        if self.queue != "auto":
+            return self.queue
+        return "embedded" if self.redis_is_embedded else "dramatiq"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return bool(self.whatsapp_phone_number_id) and self.whatsapp_access_token is not None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; a bad value names its variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"TUTOR_{field.upper()}: {message}" if field else message)
+        raise ConfigurationError("invalid settings: " + "; ".join(problems)) from exc

@@ -1,0 +1,1 @@
+"""Voice notes: fetch, decode in memory, transcribe, score, synthesise."""
