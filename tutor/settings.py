@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     redis_url: str = ""
     var_dir: Path = Path("var")
     public_url: str = ""
+    secret_key: SecretStr | None = None
     queue: Literal["auto", "embedded", "dramatiq"] = "auto"
     worker_threads: int = Field(default=4, ge=1, le=64)
     learner_lease_seconds: float = Field(default=60.0, gt=0)
@@ -131,6 +132,11 @@ class Settings(BaseSettings):
         if self.queue != "auto":
             return self.queue
         return "embedded" if self.redis_is_embedded else "dramatiq"
+
+    @property
+    def resolved_sweep_stale_seconds(self) -> float:
+        """Embedded workers poll the inbox for new rows; Dramatiq ones only for lost ones."""
+        return 0.0 if self.resolved_queue == "embedded" else self.sweep_stale_seconds
 
     @property
     def telegram_enabled(self) -> bool:

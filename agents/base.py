@@ -1,0 +1,52 @@
+"""What every tutoring agent shares: the context it reads and the outcome it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tutor.messages import Inbound, Reply
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What an agent may know for one turn: the learner and their recent turns.
+
+    ``profile`` holds target_language, explanation_language, level, timezone,
+    practice_time; ``state`` holds the open flow (onboarding step, menu, ...).
+    """
+
+    learner_key: str
+    profile: dict[str, Any]
+    state: dict[str, Any]
+    recent_turns: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def lang(self) -> str:
+        """The learner's explanation language, English until they choose."""
+        return str(self.profile.get("explanation_language") or self.profile.get("ui_hint") or "en")
+
+    @property
+    def onboarded(self) -> bool:
+        return bool(self.profile.get("onboarded"))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """An agent's answer: replies to send, and the learner's new profile and state.
+
+    ``profile`` or ``state`` left as None means unchanged.
+    """
+
+    agent: str
+    replies: tuple[Reply, ...]
+    profile: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None
+
+
+class Agent(Protocol):
+    """Turns one Inbound in its Context into an Outcome."""
+
+    name: str
+
+    def handle(self, inbound: Inbound, context: Context) -> Outcome: ...

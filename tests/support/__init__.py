@@ -1,0 +1,1 @@
+"""Test helpers: private PostgreSQL/Redis servers (see services.py)."""

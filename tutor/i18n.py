@@ -1,0 +1,150 @@
+"""Every learner-facing sentence, in English and Spanish.
+
+Chosen by the learner's explanation language; strings are ``str.format``
+templates. Keep them short: a patient friend who texts back.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["en", "es"]
+LANGUAGES: tuple[Lang, ...] = ("en", "es")
+
+CATALOG: dict[str, dict[Lang, str]] = {
+    "welcome": {
+        "en": "Hi! I'm your Spanish and English tutor 👋\nWhich language do you want to practise?",
+        "es": "¡Hola! Soy tu tutor de español e inglés 👋\n¿Qué idioma quieres practicar?",
+    },
+    "ask_target": {
+        "en": "Which language do you want to practise?",
+        "es": "¿Qué idioma quieres practicar?",
+    },
+    "ask_explain": {
+        "en": "Great! And which language should I explain things in?",
+        "es": "¡Genial! ¿Y en qué idioma te explico las cosas?",
+    },
+    "ask_level": {
+        "en": "How much {language} do you know?",
+        "es": "¿Cuánto {language} sabes?",
+    },
+    "level_a1": {"en": "Just starting", "es": "Estoy empezando"},
+    "level_a2": {"en": "I can talk about simple things", "es": "Puedo hablar de cosas sencillas"},
+    "level_b1": {"en": "I can hold a conversation", "es": "Puedo mantener una conversación"},
+    "ask_timezone": {
+        "en": "Where are you? Send your city (like Madrid or Mexico City) "
+        'or your time now (like 14:30), or "skip".',
+        "es": "¿Dónde estás? Manda tu ciudad (como Madrid o Ciudad de México) "
+        'o la hora que tienes ahora (como 14:30), o "saltar".',
+    },
+    "timezone_set": {"en": "Got it: {zone}.", "es": "Entendido: {zone}."},
+    "ask_practice_time": {
+        "en": 'When do you like to practise? Send a time like 7pm, or "skip".',
+        "es": '¿A qué hora te gusta practicar? Manda una hora como 19:00, o "saltar".',
+    },
+    "onboarding_done_time": {
+        "en": "Done: I'll nudge you at {time} when reviews are waiting.",
+        "es": "Listo: te avisaré a las {time} cuando tengas repasos pendientes.",
+    },
+    "onboarding_done": {
+        "en": "Done! You can change this any time with \"language\".",
+        "es": "¡Listo! Puedes cambiarlo cuando quieras con \"idioma\".",
+    },
+    "did_not_understand_choice": {
+        "en": "Sorry, I didn't get that. Reply with a number from the list.",
+        "es": "Perdona, no te entendí. Responde con un número de la lista.",
+    },
+    "did_not_understand_timezone": {
+        "en": "I couldn't place that. Try a city like Madrid, a time like 14:30, "
+        'or "skip".',
+        "es": "No lo encontré. Prueba con una ciudad como Madrid, una hora como 14:30 "
+        'o "saltar".',
+    },
+    "did_not_understand_time": {
+        "en": 'I couldn\'t read that time. Try "7pm", "19:00" or "skip".',
+        "es": 'No entendí esa hora. Prueba "19:00", "7pm" o "saltar".',
+    },
+    "finish_setup_first": {
+        "en": "Let's finish setting up first (one more step or two).",
+        "es": "Terminemos primero de configurar (faltan uno o dos pasos).",
+    },
+    "menu": {
+        "en": "What would you like to do?",
+        "es": "¿Qué quieres hacer?",
+    },
+    "menu_conversation": {"en": "Conversation", "es": "Conversación"},
+    "menu_grammar": {"en": "Grammar", "es": "Gramática"},
+    "menu_pronunciation": {"en": "Pronunciation", "es": "Pronunciación"},
+    "menu_vocabulary": {"en": "Vocabulary", "es": "Vocabulario"},
+    "menu_progress": {"en": "Progress", "es": "Progreso"},
+    "menu_subscription": {"en": "Subscription", "es": "Suscripción"},
+    "welcome_back": {
+        "en": "Welcome back! 👋",
+        "es": "¡Hola de nuevo! 👋",
+    },
+    "help": {
+        "en": "I'm your {language} tutor. Things you can send me any time:\n"
+        "• menu: what we can practise\n"
+        "• language: change languages\n"
+        "• progress · subscription status · stop reminders\n"
+        "Numbers answer my questions, e.g. \"2\".",
+        "es": "Soy tu tutor de {language}. Puedes mandarme en cualquier momento:\n"
+        "• menú: qué podemos practicar\n"
+        "• idioma: cambiar de idioma\n"
+        "• progreso · estado de suscripción · parar recordatorios\n"
+        "Los números responden a mis preguntas, p. ej. \"2\".",
+    },
+    "coming_soon": {
+        "en": "{feature} is coming soon 🛠️ Send \"menu\" to see what works today.",
+        "es": "{feature}: muy pronto 🛠️ Manda \"menú\" para ver lo que ya funciona.",
+    },
+    "feature_conversation": {"en": "Conversation practice", "es": "La práctica de conversación"},
+    "feature_grammar": {"en": "Grammar practice", "es": "La práctica de gramática"},
+    "feature_pronunciation": {
+        "en": "Pronunciation practice with voice notes",
+        "es": "La práctica de pronunciación con notas de voz",
+    },
+    "feature_vocabulary": {"en": "Vocabulary reviews", "es": "El repaso de vocabulario"},
+    "feature_progress": {"en": "Your progress report", "es": "Tu informe de progreso"},
+    "feature_subscription": {"en": "Subscriptions", "es": "Las suscripciones"},
+    "feature_data": {"en": "Exporting or deleting your data", "es": "Exportar o borrar tus datos"},
+    "reminders_stopped": {
+        "en": "Okay, no more reminders. Send \"start reminders\" to turn them back on.",
+        "es": "Vale, sin recordatorios. Manda \"activar recordatorios\" para volver a activarlos.",
+    },
+    "reminders_started": {
+        "en": "Reminders are on again ⏰",
+        "es": "Recordatorios activados de nuevo ⏰",
+    },
+    "voice_not_yet": {
+        "en": "I got your voice note 🎤 Listening to voice notes is coming soon; "
+        "for now, please type.",
+        "es": "Recibí tu nota de voz 🎤 Muy pronto podré escucharlas; "
+        "por ahora, escríbeme.",
+    },
+    "unsupported": {
+        "en": "I can't read that kind of message yet. Send me text or a voice note 🙂",
+        "es": "Todavía no puedo leer ese tipo de mensaje. Mándame texto o una nota de voz 🙂",
+    },
+    "internal_error": {
+        "en": "Sorry, something went wrong on my side. Could you send that again?",
+        "es": "Perdona, algo falló por mi parte. ¿Me lo mandas otra vez?",
+    },
+    "language_es": {"en": "Spanish", "es": "español"},
+    "language_en": {"en": "English", "es": "inglés"},
+}
+
+#: Option labels written in their own language, so a learner can pick before we share one.
+LANGUAGE_NAMES_NATIVE: dict[Lang, str] = {"es": "Español", "en": "English"}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    """The ``key`` sentence in ``lang`` (English when missing), filled with ``values``."""
+    entry = CATALOG[key]
+    text = entry.get(lang if lang in LANGUAGES else "en") or entry["en"]  # type: ignore[call-overload]
+    return text.format(**values) if values else text
+
+
+def language_name(code: str, lang: str) -> str:
+    """``"es"`` -> "Spanish" for an English reader, "español" for a Spanish one."""
+    return t(f"language_{code}", lang)

@@ -1,0 +1,178 @@
+"""SQL tables: learners, inbox, outbox, conversations, turns, dead letters, leases.
+
+One schema for SQLite, PostgreSQL and Oracle: JSON columns are native JSON on
+Oracle 21c+ (SQLAlchemy 2.1), JSONB on PostgreSQL and JSON text on SQLite;
+timestamps are always timezone-aware UTC in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always hands back an aware UTC datetime (SQLite and Oracle drop the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _id() -> Column[Any]:
+    return Column("id", Id, Identity(), primary_key=True)
+
+
+learners = Table(
+    "learners",
+    metadata,
+    _id(),
+    Column("key", String(160), nullable=False, unique=True),
+    Column("channel", String(16), nullable=False),
+    Column("chat_id", String(160), nullable=False),
+    Column("profile", JSONDocument, nullable=False),
+    Column("state", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("last_inbound_at", UTCDateTime()),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    _id(),
+    Column("channel", String(16), nullable=False),
+    Column("provider_message_id", String(191), nullable=False),
+    Column("learner_key", String(160), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | done | failed
+    Column("attempts", Integer, nullable=False),
+    Column("message", JSONDocument, nullable=False),
+    Column("raw", JSONDocument),
+    Column("correlation_id", String(32), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("processed_at", UTCDateTime()),
+    Column("error", Text),
+    UniqueConstraint("channel", "provider_message_id"),
+    Index(None, "learner_key", "status", "id"),
+    Index(None, "status", "received_at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    _id(),
+    Column("inbox_id", Id, ForeignKey("inbox.id")),
+    Column("learner_key", String(160), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("chat_id", String(160), nullable=False),
+    Column("reply", JSONDocument, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sent | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("provider_message_ids", JSONDocument),
+    Column("correlation_id", String(32), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    Column("error", Text),
+    Index(None, "learner_key", "status", "id"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    _id(),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("last_turn_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime()),
+    Column("document", JSONDocument, nullable=False),
+    Index(None, "learner_id", "started_at"),
+)
+
+turns = Table(
+    "turns",
+    metadata,
+    _id(),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("inbox_id", Id, ForeignKey("inbox.id"), unique=True),
+    Column("agent", String(32), nullable=False),
+    Column("inbound", JSONDocument, nullable=False),
+    Column("reply", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "learner_id", "id"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    _id(),
+    Column("source", String(16), nullable=False),  # inbox | outbox
+    Column("ref_id", Id, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("learner_key", String(160), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("correlation_id", String(32), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("source", "ref_id"),
+)
+
+learner_leases = Table(
+    "learner_leases",
+    metadata,
+    Column("learner_key", String(160), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)

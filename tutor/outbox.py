@@ -1,0 +1,172 @@
+"""Replies waiting to be sent, in order per learner, with retries and dead letters.
+
+Replies are written in the same transaction that marks their inbox row done,
+so a crash after processing never loses them; sending happens afterwards.
+A retryable failure holds back the learner's later replies (order matters)
+until its next attempt; a permanent one becomes a dead letter.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from tutor.channels.base import ChannelAdapter
+from tutor.errors import PermanentSendError, RetryableSendError
+from tutor.inbox import add_dead_letter
+from tutor.messages import Channel, Reply
+from tutor.models import outbox, utcnow
+
+logger = logging.getLogger(__name__)
+
+#: Waits up to this long inside the worker before leaving a retry to the sweeper.
+INLINE_RETRY_LIMIT = 5.0
+
+
+def add(
+    connection: Connection, *, inbox_id: int | None, learner_key: str, channel: Channel,
+    chat_id: str, replies: tuple[Reply, ...], correlation_id: str,
+) -> None:
+    """Queue ``replies`` inside the caller's transaction."""
+    now = utcnow()
+    for reply in replies:
+        connection.execute(
+            insert(outbox).values(
+                inbox_id=inbox_id, learner_key=learner_key, channel=channel.value,
+                chat_id=chat_id, reply=reply.to_dict(), status="pending", attempts=0,
+                next_attempt_at=now, correlation_id=correlation_id, created_at=now,
+            )
+        )
+
+
+def backoff(attempt: int, base: float, cap: float, retry_after: float | None) -> float:
+    """Seconds before the next try: the platform's retry-after, else capped jittered doubling."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), cap) if cap else max(retry_after, 0.0)
+    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+class Sender:
+    """Delivers a learner's pending replies through their channel adapter."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        channels: Mapping[Channel, ChannelAdapter],
+        *,
+        max_attempts: int = 5,
+        base_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        on_result: Callable[[str, str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._engine = engine
+        self._channels = channels
+        self._max_attempts = max_attempts
+        self._base = base_backoff
+        self._cap = max_backoff
+        self._on_result = on_result or (lambda channel, outcome: None)
+        self._sleep = sleep
+
+    def deliver(self, learner_key: str) -> bool:
+        """Send what is due for ``learner_key``, oldest first; True if nothing is left waiting."""
+        now = utcnow()
+        for row in self._pending(learner_key):
+            if row["next_attempt_at"] > now:
+                return False  # an earlier reply waits for its retry; later ones wait behind it
+            while True:
+                result = self._attempt(row)
+                if result is None:
+                    break  # sent or dead: next row
+                if result > INLINE_RETRY_LIMIT:
+                    return False  # the sweeper comes back at next_attempt_at
+                self._sleep(result)
+                row = {**row, "attempts": row["attempts"] + 1}
+        return True
+
+    def _pending(self, learner_key: str) -> list[dict[str, Any]]:
+        query = (
+            select(outbox)
+            .where(outbox.c.learner_key == learner_key, outbox.c.status == "pending")
+            .order_by(outbox.c.id)
+        )
+        with self._engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def _attempt(self, row: dict[str, Any]) -> float | None:
+        """One try; None when finished with the row, else seconds until the next try."""
+        channel = Channel(row["channel"])
+        adapter = self._channels.get(channel)
+        attempt = row["attempts"] + 1
+        try:
+            if adapter is None:
+                raise PermanentSendError(f"channel {channel.value} is not configured")
+            ids = adapter.send(row["chat_id"], Reply.from_dict(row["reply"]))
+        except RetryableSendError as exc:
+            if attempt >= self._max_attempts:
+                self._dead(row, attempt, f"{type(exc).__name__}: {exc}")
+                return None
+            delay = backoff(attempt, self._base, self._cap, exc.retry_after)
+            logger.warning(
+                "send failed; will retry",
+                extra={"outbox_id": row["id"], "attempt": attempt, "delay": round(delay, 2),
+                       "error": type(exc).__name__, "code": exc.code},
+            )
+            self._update(row["id"], attempts=attempt, error=f"{type(exc).__name__}: {exc}",
+                         next_attempt_at=utcnow() + timedelta(seconds=delay))
+            self._on_result(channel.value, "retry")
+            return delay
+        except PermanentSendError as exc:
+            self._dead(row, attempt, f"{type(exc).__name__}: {exc}")
+            return None
+        self._update(row["id"], status="sent", attempts=attempt, sent_at=utcnow(),
+                     provider_message_ids=ids, error=None)
+        self._on_result(channel.value, "sent")
+        return None
+
+    def _dead(self, row: dict[str, Any], attempt: int, error: str) -> None:
+        logger.error("send failed for good; dead letter",
+                     extra={"outbox_id": row["id"], "attempt": attempt})
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(outbox).where(outbox.c.id == row["id"])
+                .values(status="dead", attempts=attempt, error=error[:2000])
+            )
+            add_dead_letter(connection, "outbox", row["id"], row["channel"], row["learner_key"],
+                            error, row["correlation_id"])
+        self._on_result(row["channel"], "dead")
+
+    def _update(self, row_id: int, **values: Any) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+
+
+def due_learners(engine: Engine, limit: int = 200) -> list[str]:
+    """Learners whose pending replies are due now."""
+    query = (
+        select(outbox.c.learner_key)
+        .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= utcnow())
+        .group_by(outbox.c.learner_key)
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        return [row[0] for row in connection.execute(query)]
+
+
+def sent_since(engine: Engine, learner_key: str, after_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """Replies already sent to ``learner_key`` with id > ``after_id`` (the web chat's feed)."""
+    query = (
+        select(outbox.c.id, outbox.c.reply, outbox.c.sent_at)
+        .where(outbox.c.learner_key == learner_key, outbox.c.id > after_id,
+               outbox.c.status == "sent")
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]

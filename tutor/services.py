@@ -1,0 +1,109 @@
+"""The composition root: one typed bundle of every outside service, built once per process.
+
+Nothing connects at import time. ``build_services(settings)`` picks each back
+end from the settings (real or embedded); tests pass their own settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import redis
+from sqlalchemy import Engine
+
+from memory.hot import HotMemory
+from tutor import metrics, migrate
+from tutor.channels.base import ChannelAdapter
+from tutor.db import make_engine
+from tutor.messages import Channel
+from tutor.queue import DramatiqQueue, EmbeddedQueue, TaskQueue
+from tutor.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    redis: Any
+    hot: HotMemory
+    queue: TaskQueue
+    http: httpx.Client
+    channels: dict[Channel, ChannelAdapter] = field(default_factory=dict)
+    metrics_dir: str | None = None
+
+    def close(self) -> None:
+        self.queue.close()
+        self.http.close()
+        self.engine.dispose()
+
+
+def _redis_client(settings: Settings) -> Any:
+    if settings.redis_is_embedded:
+        import fakeredis
+
+        return fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    return redis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5,
+        health_check_interval=30,
+    )
+
+
+def _channels(settings: Settings, http: httpx.Client) -> dict[Channel, ChannelAdapter]:
+    from tutor.channels.web import WebChannel
+
+    channels: dict[Channel, ChannelAdapter] = {Channel.WEB: WebChannel()}
+    if settings.telegram_bot_token is not None:
+        from tutor.channels.telegram import TelegramClient
+
+        channels[Channel.TELEGRAM] = TelegramClient(
+            settings.telegram_api_url, settings.telegram_bot_token.get_secret_value(), http,
+            settings.send_timeout_seconds,
+        )
+    if settings.whatsapp_enabled and settings.whatsapp_access_token is not None:
+        from tutor.channels.whatsapp import WhatsAppClient
+
+        channels[Channel.WHATSAPP] = WhatsAppClient(
+            settings.whatsapp_api_url, settings.whatsapp_phone_number_id,
+            settings.whatsapp_access_token.get_secret_value(), http,
+            settings.send_timeout_seconds,
+        )
+    return channels
+
+
+_embedded_lock = threading.Lock()
+
+
+def build_services(settings: Settings, *, migrate_embedded: bool = True,
+                   metrics_dir: str | None = None) -> Services:
+    """Connect (lazily) to every back end the settings name.
+
+    The embedded SQLite store is migrated to head on start so ``make run``
+    needs no extra step; real databases are migrated by ``tutor db upgrade``.
+    """
+    engine = make_engine(settings.resolved_database_url)
+    if migrate_embedded and settings.database_is_embedded:
+        with _embedded_lock:
+            migrate.upgrade(engine)
+    client = _redis_client(settings)
+    hot = HotMemory(
+        client, max_turns=settings.hot_turns, ttl_seconds=settings.hot_ttl_seconds,
+        on_error=lambda op: metrics.HOT_ERRORS.labels(op).inc(),
+    )
+    task_queue: TaskQueue
+    if settings.resolved_queue == "dramatiq":
+        task_queue = DramatiqQueue(settings.redis_url,
+                                   sweep_interval=settings.sweep_interval_seconds)
+    else:
+        task_queue = EmbeddedQueue(poll_interval=settings.sweep_interval_seconds)
+    http = httpx.Client(timeout=settings.send_timeout_seconds,
+                        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
+    return Services(
+        settings=settings, engine=engine, redis=client, hot=hot, queue=task_queue, http=http,
+        channels=_channels(settings, http), metrics_dir=metrics_dir,
+    )

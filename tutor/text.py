@@ -1,0 +1,117 @@
+"""Text matching helpers: accent folding and the small parsers the dispatcher needs."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import available_timezones
+
+_PUNCTUATION = re.compile(r"[^\w\s:+-]", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and punctuation, squeeze spaces: for matching only."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return _SPACES.sub(" ", _PUNCTUATION.sub(" ", stripped)).strip()
+
+
+def parse_choice(text: str, count: int) -> int | None:
+    """``"2"``, ``"2."`` or ``"#2"`` -> index 1 when 1 <= 2 <= count; else None."""
+    match = re.fullmatch(r"\s*#?\s*(\d{1,2})\s*[.)]?\s*", text)
+    if not match:
+        return None
+    number = int(match.group(1))
+    return number - 1 if 1 <= number <= count else None
+
+
+_TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a m|p m|h)?$")
+
+
+def parse_clock(text: str) -> str | None:
+    """``"8am"``, ``"8:30 pm"``, ``"20:00"``, ``"20h"`` -> ``"HH:MM"``; None if not a time."""
+    match = _TIME.match(fold(text).replace("hrs", "h").replace("horas", "h"))
+    if not match:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    suffix = (match.group(3) or "").replace(" ", "")
+    if suffix in ("am", "pm"):
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if suffix == "pm" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return f"{hour:02d}:{minute:02d}"
+
+
+_ZONE_ALIASES = {
+    "ciudad de mexico": "America/Mexico_City",
+    "cdmx": "America/Mexico_City",
+    "nueva york": "America/New_York",
+    "londres": "Europe/London",
+    "paris": "Europe/Paris",
+    "berlin": "Europe/Berlin",
+    "roma": "Europe/Rome",
+    "lisboa": "Europe/Lisbon",
+    "sao paulo": "America/Sao_Paulo",
+    "san francisco": "America/Los_Angeles",
+    "california": "America/Los_Angeles",
+    "barcelona": "Europe/Madrid",
+    "sevilla": "Europe/Madrid",
+    "valencia": "Europe/Madrid",
+    "spain": "Europe/Madrid",
+    "espana": "Europe/Madrid",
+    "mexico": "America/Mexico_City",
+    "colombia": "America/Bogota",
+    "peru": "America/Lima",
+    "chile": "America/Santiago",
+    "argentina": "America/Argentina/Buenos_Aires",
+    "buenos aires": "America/Argentina/Buenos_Aires",
+    "uk": "Europe/London",
+    "england": "Europe/London",
+    "utc": "UTC",
+    "gmt": "UTC",
+}
+
+
+@lru_cache(maxsize=1)
+def _zone_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for zone in sorted(available_timezones()):
+        if "/" not in zone or zone.startswith(("Etc/", "SystemV/", "posix/", "right/")):
+            continue
+        index.setdefault(fold(zone.rsplit("/", 1)[1].replace("_", " ")), zone)
+    index.update(_ZONE_ALIASES)
+    return index
+
+
+def parse_timezone(text: str, now: datetime | None = None) -> str | None:
+    """A city or country name, or the learner's local time, -> a time zone name.
+
+    Cities map to IANA zones; a local time like ``14:30`` maps to the fixed
+    offset it implies (``UTC+02:00``), rounded to half an hour.
+    """
+    folded = fold(text)
+    zone = _zone_index().get(folded)
+    if zone:
+        return zone
+    clock = parse_clock(text)
+    if clock is None:
+        return None
+    now = now or datetime.now(UTC)
+    hour, minute = (int(part) for part in clock.split(":"))
+    local = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    utc_naive = now.replace(second=0, microsecond=0)
+    delta = local - utc_naive
+    # The learner's clock is within ±14 h of UTC: pick the nearest day.
+    if delta > timedelta(hours=14):
+        delta -= timedelta(days=1)
+    elif delta < timedelta(hours=-12):
+        delta += timedelta(days=1)
+    halves = round(delta.total_seconds() / 1800)
+    sign = "+" if halves >= 0 else "-"
+    halves = abs(halves)
+    return f"UTC{sign}{halves // 2:02d}:{halves % 2 * 30:02d}"

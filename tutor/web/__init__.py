@@ -1,0 +1,1 @@
+"""Web pages: the learner chat page (and, later, the teacher and admin app)."""

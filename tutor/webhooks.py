@@ -1,0 +1,141 @@
+"""Webhook endpoints: verify, parse, store in the inbox, hand off, acknowledge.
+
+No model call and no reply happens inside a request; a request is a few
+milliseconds of signature checking and one INSERT.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from tutor import inbox, logs, metrics
+from tutor.channels import telegram, whatsapp
+from tutor.errors import PayloadError, SignatureError, WebhookError
+from tutor.messages import Inbound
+from tutor.services import Services
+
+logger = logging.getLogger(__name__)
+
+blueprint = Blueprint("webhooks", __name__)
+
+
+def services() -> Services:
+    return current_app.extensions["tutor"]  # type: ignore[no-any-return]
+
+
+def read_json() -> Any:
+    """The request body as JSON; 413 past the size limit, 400 when it is not JSON."""
+    limit = services().settings.max_webhook_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadError("body too large", status=413)
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise PayloadError("body too large", status=413)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PayloadError("body is not JSON") from exc
+
+
+def accept(inbound: Inbound) -> bool:
+    """Store the message once and hand it to the workers; True if it was new."""
+    svc = services()
+    correlation_id = logs.new_correlation_id()
+    with logs.bound(correlation_id=correlation_id, channel=inbound.channel.value,
+                    learner_key=inbound.learner_key):
+        stored = inbox.accept(svc.engine, inbound, correlation_id)
+        if not stored:
+            metrics.DUPLICATES.labels(inbound.channel.value).inc()
+            logger.info("duplicate delivery ignored")
+            return False
+        metrics.MESSAGES_IN.labels(inbound.channel.value).inc()
+        try:
+            svc.queue.notify(inbound.learner_key)
+        except Exception:  # the row is safe; the sweeper will find it
+            metrics.ENQUEUE_ERRORS.inc()
+            logger.warning("queue hand-off failed; the sweeper will re-drive the message")
+        logger.info("message accepted", extra={"kind": inbound.kind.value})
+        return True
+
+
+def _ok() -> Response:
+    return jsonify(ok=True)
+
+
+@blueprint.post("/webhooks/telegram")
+def telegram_update() -> Response | tuple[Response, int]:
+    started = time.perf_counter()
+    settings = services().settings
+    if not settings.telegram_enabled:
+        return jsonify(error="telegram is not configured"), 404
+    secret = settings.telegram_webhook_secret
+    telegram.verify_secret(
+        request.headers.get("X-Telegram-Bot-Api-Secret-Token"),
+        secret.get_secret_value() if secret else None,
+    )
+    body = read_json()
+    inbound = telegram.parse_update(body)
+    if inbound is None:
+        logger.info("telegram update ignored", extra={"update_keys": sorted(body)[:5]})
+    else:
+        accept(inbound)
+    metrics.WEBHOOK_SECONDS.labels("telegram").observe(time.perf_counter() - started)
+    return _ok()
+
+
+@blueprint.get("/webhooks/whatsapp")
+def whatsapp_challenge() -> Response | tuple[str, int, dict[str, str]]:
+    settings = services().settings
+    token = settings.whatsapp_verify_token
+    challenge = whatsapp.verify_challenge(
+        request.args.get("hub.mode"), request.args.get("hub.verify_token"),
+        request.args.get("hub.challenge"), token.get_secret_value() if token else None,
+    )
+    return challenge, 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@blueprint.post("/webhooks/whatsapp")
+def whatsapp_update() -> Response | tuple[Response, int]:
+    started = time.perf_counter()
+    settings = services().settings
+    if not settings.whatsapp_enabled:
+        return jsonify(error="whatsapp is not configured"), 404
+    limit = settings.max_webhook_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadError("body too large", status=413)
+    secret = settings.whatsapp_app_secret
+    whatsapp.verify_signature(
+        request.get_data(cache=True), request.headers.get("X-Hub-Signature-256"),
+        secret.get_secret_value() if secret else None,
+    )
+    batch = whatsapp.parse_webhook(read_json())
+    for inbound in batch.messages:
+        accept(inbound)
+    for status in batch.statuses:
+        level = logging.WARNING if status.status == "failed" else logging.DEBUG
+        logger.log(level, "whatsapp delivery status",
+                   extra={"status": status.status, "error_code": status.error_code})
+    metrics.WEBHOOK_SECONDS.labels("whatsapp").observe(time.perf_counter() - started)
+    return _ok()
+
+
+@blueprint.errorhandler(WebhookError)
+def refused(error: WebhookError) -> tuple[Response, int]:
+    channel = (request.path.rsplit("/", 1)[-1] or "unknown")[:16]
+    reason = "signature" if isinstance(error, SignatureError) else f"payload_{error.status}"
+    metrics.REJECTED.labels(channel, reason).inc()
+    logger.info("webhook refused", extra={"status": error.status, "reason": reason})
+    return jsonify(error=str(error)), error.status
+
+
+@blueprint.errorhandler(SQLAlchemyError)
+def store_unavailable(error: SQLAlchemyError) -> tuple[Response, int]:
+    # Answering 503 makes the platform deliver again later: nothing is lost.
+    logger.error("inbox unavailable", extra={"error": type(error).__name__})
+    return jsonify(error="temporarily unavailable"), 503
