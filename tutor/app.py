@@ -61,8 +61,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         checks: dict[str, Any] = {}
         try:
             with services.engine.connect() as connection:
-                connection.execute(text("SELECT 1" if services.engine.dialect.name != "oracle"
-                                        else "SELECT 1 FROM DUAL"))
+                connection.execute(
+                    text(
+                        "SELECT 1"
+                        if services.engine.dialect.name != "oracle"
+                        else "SELECT 1 FROM DUAL"
+                    )
+                )
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"down: {type(exc).__name__}"
@@ -77,8 +82,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.get("/metrics")
     def metrics_endpoint() -> Response:
-        body, content_type = metrics.render(lambda: inbox.counts(services.engine),
-                                            services.metrics_dir)
+        body, content_type = metrics.render(
+            lambda: inbox.counts(services.engine), services.metrics_dir
+        )
         return Response(body, content_type=content_type)
 
     @app.errorhandler(PayloadError)

@@ -64,12 +64,20 @@ START_REMINDER_WORDS = _words(
 SHORTCUTS = {
     "progress": _words("progress", "/progress", "progreso", "/progreso"),
     "subscription": _words(
-        "subscription status", "/subscription", "subscription", "estado de suscripción",
-        "suscripción", "/suscripcion",
+        "subscription status",
+        "/subscription",
+        "subscription",
+        "estado de suscripción",
+        "suscripción",
+        "/suscripcion",
     ),
     "data": _words(
-        "export my data", "delete my data", "exportar mis datos", "borrar mis datos",
-        "/export", "/delete",
+        "export my data",
+        "delete my data",
+        "exportar mis datos",
+        "borrar mis datos",
+        "/export",
+        "/delete",
     ),
 }
 
@@ -134,8 +142,11 @@ class Dispatcher:
                 for name, words in SHORTCUTS.items()
             ),
             Route("menu_choice", self._answers_menu, self._menu_choice),
-            Route("voice", lambda i, c: i.kind in (Kind.VOICE, Kind.AUDIO), self._agent_route(
-                "pronunciation")),
+            Route(
+                "voice",
+                lambda i, c: i.kind in (Kind.VOICE, Kind.AUDIO),
+                self._agent_route("pronunciation"),
+            ),
             Route("conversation", lambda i, c: True, self._agent_route("conversation")),
         ]
 
@@ -199,8 +210,9 @@ class Dispatcher:
         else:
             index = parse_choice(inbound.text, len(MENU_ITEMS))
             name = MENU_ITEMS[index or 0]
-        outcome = self.agents[name].handle(inbound, Context(
-            context.learner_key, context.profile, {}, context.recent_turns))
+        outcome = self.agents[name].handle(
+            inbound, Context(context.learner_key, context.profile, {}, context.recent_turns)
+        )
         state = outcome.state if outcome.state is not None else {}
         return Outcome(outcome.agent, outcome.replies, outcome.profile, state)
 

@@ -47,18 +47,16 @@ CATALOG: dict[str, dict[Lang, str]] = {
         "es": "Listo: te avisaré a las {time} cuando tengas repasos pendientes.",
     },
     "onboarding_done": {
-        "en": "Done! You can change this any time with \"language\".",
-        "es": "¡Listo! Puedes cambiarlo cuando quieras con \"idioma\".",
+        "en": 'Done! You can change this any time with "language".',
+        "es": '¡Listo! Puedes cambiarlo cuando quieras con "idioma".',
     },
     "did_not_understand_choice": {
         "en": "Sorry, I didn't get that. Reply with a number from the list.",
         "es": "Perdona, no te entendí. Responde con un número de la lista.",
     },
     "did_not_understand_timezone": {
-        "en": "I couldn't place that. Try a city like Madrid, a time like 14:30, "
-        'or "skip".',
-        "es": "No lo encontré. Prueba con una ciudad como Madrid, una hora como 14:30 "
-        'o "saltar".',
+        "en": 'I couldn\'t place that. Try a city like Madrid, a time like 14:30, or "skip".',
+        "es": 'No lo encontré. Prueba con una ciudad como Madrid, una hora como 14:30 o "saltar".',
     },
     "did_not_understand_time": {
         "en": 'I couldn\'t read that time. Try "7pm", "19:00" or "skip".',
@@ -87,16 +85,16 @@ CATALOG: dict[str, dict[Lang, str]] = {
         "• menu: what we can practise\n"
         "• language: change languages\n"
         "• progress · subscription status · stop reminders\n"
-        "Numbers answer my questions, e.g. \"2\".",
+        'Numbers answer my questions, e.g. "2".',
         "es": "Soy tu tutor de {language}. Puedes mandarme en cualquier momento:\n"
         "• menú: qué podemos practicar\n"
         "• idioma: cambiar de idioma\n"
         "• progreso · estado de suscripción · parar recordatorios\n"
-        "Los números responden a mis preguntas, p. ej. \"2\".",
+        'Los números responden a mis preguntas, p. ej. "2".',
     },
     "coming_soon": {
-        "en": "{feature} is coming soon 🛠️ Send \"menu\" to see what works today.",
-        "es": "{feature}: muy pronto 🛠️ Manda \"menú\" para ver lo que ya funciona.",
+        "en": '{feature} is coming soon 🛠️ Send "menu" to see what works today.',
+        "es": '{feature}: muy pronto 🛠️ Manda "menú" para ver lo que ya funciona.',
     },
     "feature_conversation": {"en": "Conversation practice", "es": "La práctica de conversación"},
     "feature_grammar": {"en": "Grammar practice", "es": "La práctica de gramática"},
@@ -109,8 +107,8 @@ CATALOG: dict[str, dict[Lang, str]] = {
     "feature_subscription": {"en": "Subscriptions", "es": "Las suscripciones"},
     "feature_data": {"en": "Exporting or deleting your data", "es": "Exportar o borrar tus datos"},
     "reminders_stopped": {
-        "en": "Okay, no more reminders. Send \"start reminders\" to turn them back on.",
-        "es": "Vale, sin recordatorios. Manda \"activar recordatorios\" para volver a activarlos.",
+        "en": 'Okay, no more reminders. Send "start reminders" to turn them back on.',
+        "es": 'Vale, sin recordatorios. Manda "activar recordatorios" para volver a activarlos.',
     },
     "reminders_started": {
         "en": "Reminders are on again ⏰",
@@ -119,8 +117,7 @@ CATALOG: dict[str, dict[Lang, str]] = {
     "voice_not_yet": {
         "en": "I got your voice note 🎤 Listening to voice notes is coming soon; "
         "for now, please type.",
-        "es": "Recibí tu nota de voz 🎤 Muy pronto podré escucharlas; "
-        "por ahora, escríbeme.",
+        "es": "Recibí tu nota de voz 🎤 Muy pronto podré escucharlas; por ahora, escríbeme.",
     },
     "unsupported": {
         "en": "I can't read that kind of message yet. Send me text or a voice note 🙂",

@@ -50,8 +50,14 @@ def accept(engine: Engine, inbound: Inbound, correlation_id: str, *, keep_raw: b
 def next_pending(engine: Engine, learner_key: str) -> InboxRow | None:
     """The learner's oldest unprocessed message."""
     query = (
-        select(inbox.c.id, inbox.c.message, inbox.c.raw, inbox.c.attempts,
-               inbox.c.correlation_id, inbox.c.received_at)
+        select(
+            inbox.c.id,
+            inbox.c.message,
+            inbox.c.raw,
+            inbox.c.attempts,
+            inbox.c.correlation_id,
+            inbox.c.received_at,
+        )
         .where(inbox.c.learner_key == learner_key, inbox.c.status == "pending")
         .order_by(inbox.c.id)
         .limit(1)
@@ -70,9 +76,11 @@ def next_pending(engine: Engine, learner_key: str) -> InboxRow | None:
 
 
 def has_pending(engine: Engine, learner_key: str) -> bool:
-    query = select(inbox.c.id).where(
-        inbox.c.learner_key == learner_key, inbox.c.status == "pending"
-    ).limit(1)
+    query = (
+        select(inbox.c.id)
+        .where(inbox.c.learner_key == learner_key, inbox.c.status == "pending")
+        .limit(1)
+    )
     with engine.connect() as connection:
         return connection.execute(query).first() is not None
 
@@ -96,19 +104,34 @@ def record_failure(engine: Engine, row: InboxRow, error: str, *, give_up: bool) 
         connection.execute(update(inbox).where(inbox.c.id == row.id).values(**values))
         if give_up:
             add_dead_letter(
-                connection, "inbox", row.id, row.inbound.channel.value,
-                row.inbound.learner_key, error, row.correlation_id,
+                connection,
+                "inbox",
+                row.id,
+                row.inbound.channel.value,
+                row.inbound.learner_key,
+                error,
+                row.correlation_id,
             )
 
 
 def add_dead_letter(
-    connection: Connection, source: str, ref_id: int, channel: str, learner_key: str,
-    error: str, correlation_id: str,
+    connection: Connection,
+    source: str,
+    ref_id: int,
+    channel: str,
+    learner_key: str,
+    error: str,
+    correlation_id: str,
 ) -> None:
     connection.execute(
         insert(dead_letters).values(
-            source=source, ref_id=ref_id, channel=channel, learner_key=learner_key,
-            error=error[:2000], correlation_id=correlation_id, created_at=utcnow(),
+            source=source,
+            ref_id=ref_id,
+            channel=channel,
+            learner_key=learner_key,
+            error=error[:2000],
+            correlation_id=correlation_id,
+            created_at=utcnow(),
         )
     )
 

@@ -44,9 +44,13 @@ def load_or_create(engine: Engine, inbound: Inbound) -> Learner:
             with engine.begin() as connection:
                 connection.execute(
                     insert(learners).values(
-                        key=inbound.learner_key, channel=inbound.channel.value,
-                        chat_id=inbound.chat_id, profile=profile, state={},
-                        created_at=now, updated_at=now,
+                        key=inbound.learner_key,
+                        channel=inbound.channel.value,
+                        chat_id=inbound.chat_id,
+                        profile=profile,
+                        state={},
+                        created_at=now,
+                        updated_at=now,
                     )
                 )
         except IntegrityError:
@@ -70,7 +74,9 @@ def recent_turns(engine: Engine, learner_id: int, limit: int) -> list[dict[str, 
 
 
 def turn_summary(
-    agent: str, inbound: dict[str, Any], reply: list[dict[str, Any]] | dict[str, Any],
+    agent: str,
+    inbound: dict[str, Any],
+    reply: list[dict[str, Any]] | dict[str, Any],
     at: datetime,
 ) -> dict[str, Any]:
     replies = reply if isinstance(reply, list) else [reply]
@@ -84,16 +90,28 @@ def turn_summary(
 
 
 def save_turn(
-    connection: Connection, *, learner: Learner, inbox_id: int | None, inbound: Inbound,
-    agent: str, replies: list[dict[str, Any]], profile: dict[str, Any],
-    state: dict[str, Any], idle: timedelta,
+    connection: Connection,
+    *,
+    learner: Learner,
+    inbox_id: int | None,
+    inbound: Inbound,
+    agent: str,
+    replies: list[dict[str, Any]],
+    profile: dict[str, Any],
+    state: dict[str, Any],
+    idle: timedelta,
 ) -> dict[str, Any]:
     """Inside the turn's transaction: the learner row, the session document and the turn."""
     now = utcnow()
     connection.execute(
-        update(learners).where(learners.c.id == learner.id).values(
-            profile=profile, state=state, chat_id=inbound.chat_id,
-            updated_at=now, last_inbound_at=inbound.sent_at,
+        update(learners)
+        .where(learners.c.id == learner.id)
+        .values(
+            profile=profile,
+            state=state,
+            chat_id=inbound.chat_id,
+            updated_at=now,
+            last_inbound_at=inbound.sent_at,
         )
     )
     inbound_doc = inbound.to_dict()
@@ -101,15 +119,23 @@ def save_turn(
     conversation_id = _append_to_session(connection, learner.id, summary, now, idle)
     connection.execute(
         insert(turns).values(
-            learner_id=learner.id, conversation_id=conversation_id, inbox_id=inbox_id,
-            agent=agent, inbound=inbound_doc, reply=replies, created_at=now,
+            learner_id=learner.id,
+            conversation_id=conversation_id,
+            inbox_id=inbox_id,
+            agent=agent,
+            inbound=inbound_doc,
+            reply=replies,
+            created_at=now,
         )
     )
     return summary
 
 
 def _append_to_session(
-    connection: Connection, learner_id: int, summary: dict[str, Any], now: datetime,
+    connection: Connection,
+    learner_id: int,
+    summary: dict[str, Any],
+    now: datetime,
     idle: timedelta,
 ) -> int:
     """Add the turn to the open session document, opening a new one after ``idle``."""
@@ -123,18 +149,22 @@ def _append_to_session(
         document = dict(open_session.document)
         document["turns"] = [*document.get("turns", []), summary]
         connection.execute(
-            update(conversations).where(conversations.c.id == open_session.id)
+            update(conversations)
+            .where(conversations.c.id == open_session.id)
             .values(document=document, last_turn_at=now)
         )
         return int(open_session.id)
     if open_session is not None:
         connection.execute(
-            update(conversations).where(conversations.c.id == open_session.id)
+            update(conversations)
+            .where(conversations.c.id == open_session.id)
             .values(closed_at=open_session.last_turn_at)
         )
     result = connection.execute(
         insert(conversations).values(
-            learner_id=learner_id, started_at=now, last_turn_at=now,
+            learner_id=learner_id,
+            started_at=now,
+            last_turn_at=now,
             document={"version": 1, "turns": [summary]},
         )
     )
@@ -146,12 +176,14 @@ def close_idle_sessions(engine: Engine, idle: timedelta) -> int:
     cutoff = utcnow() - idle
     with engine.begin() as connection:
         rows = connection.execute(
-            select(conversations.c.id, conversations.c.last_turn_at)
-            .where(conversations.c.closed_at.is_(None), conversations.c.last_turn_at < cutoff)
+            select(conversations.c.id, conversations.c.last_turn_at).where(
+                conversations.c.closed_at.is_(None), conversations.c.last_turn_at < cutoff
+            )
         ).all()
         for row in rows:
             connection.execute(
-                update(conversations).where(conversations.c.id == row.id)
+                update(conversations)
+                .where(conversations.c.id == row.id)
                 .values(closed_at=row.last_turn_at)
             )
     return len(rows)

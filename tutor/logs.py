@@ -66,9 +66,7 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
             )
         )
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_tutor", False):

@@ -21,35 +21,36 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-MESSAGES_IN = Counter(
-    "tutor_messages_in_total", "Messages accepted into the inbox", ["channel"]
-)
-DUPLICATES = Counter(
-    "tutor_messages_duplicate_total", "Redelivered webhooks ignored", ["channel"]
-)
+MESSAGES_IN = Counter("tutor_messages_in_total", "Messages accepted into the inbox", ["channel"])
+DUPLICATES = Counter("tutor_messages_duplicate_total", "Redelivered webhooks ignored", ["channel"])
 REJECTED = Counter(
-    "tutor_webhooks_rejected_total", "Webhooks refused (signature, size, shape)",
+    "tutor_webhooks_rejected_total",
+    "Webhooks refused (signature, size, shape)",
     ["channel", "reason"],
 )
 PROCESSED = Counter(
     "tutor_messages_processed_total", "Messages turned into replies", ["channel", "agent"]
 )
-FAILED = Counter(
-    "tutor_messages_failed_total", "Processing attempts that failed", ["channel"]
-)
+FAILED = Counter("tutor_messages_failed_total", "Processing attempts that failed", ["channel"])
 SENDS = Counter("tutor_sends_total", "Outbound sends by outcome", ["channel", "outcome"])
 HOT_ERRORS = Counter("tutor_hot_memory_errors_total", "Redis errors in the hot tier", ["op"])
 ENQUEUE_ERRORS = Counter(
     "tutor_enqueue_errors_total", "Task queue hand-offs that failed (the sweeper re-drives)"
 )
 WEBHOOK_SECONDS = Histogram(
-    "tutor_webhook_seconds", "Time to acknowledge a webhook", ["channel"],
+    "tutor_webhook_seconds",
+    "Time to acknowledge a webhook",
+    ["channel"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 PROCESSING_SECONDS = Histogram(
-    "tutor_processing_seconds", "Worker time per message (dispatch + store)", ["channel"],
+    "tutor_processing_seconds",
+    "Worker time per message (dispatch + store)",
+    ["channel"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
 )
+
+
 class QueueDepthCollector(Collector):
     """Reads the inbox's pending count at scrape time."""
 

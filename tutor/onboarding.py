@@ -159,5 +159,7 @@ class Onboarding:
         else:
             closing = t("onboarding_done", lang)
         finish = self._finish(done)
-        first = Reply(f"{closing}\n{finish[0].text}", finish[0].options) if finish else Reply(closing)
+        first = (
+            Reply(f"{closing}\n{finish[0].text}", finish[0].options) if finish else Reply(closing)
+        )
         return Outcome(self.name, (first, *finish[1:]), profile=profile, state={"menu": "main"})

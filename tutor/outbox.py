@@ -30,17 +30,30 @@ INLINE_RETRY_LIMIT = 5.0
 
 
 def add(
-    connection: Connection, *, inbox_id: int | None, learner_key: str, channel: Channel,
-    chat_id: str, replies: tuple[Reply, ...], correlation_id: str,
+    connection: Connection,
+    *,
+    inbox_id: int | None,
+    learner_key: str,
+    channel: Channel,
+    chat_id: str,
+    replies: tuple[Reply, ...],
+    correlation_id: str,
 ) -> None:
     """Queue ``replies`` inside the caller's transaction."""
     now = utcnow()
     for reply in replies:
         connection.execute(
             insert(outbox).values(
-                inbox_id=inbox_id, learner_key=learner_key, channel=channel.value,
-                chat_id=chat_id, reply=reply.to_dict(), status="pending", attempts=0,
-                next_attempt_at=now, correlation_id=correlation_id, created_at=now,
+                inbox_id=inbox_id,
+                learner_key=learner_key,
+                channel=channel.value,
+                chat_id=chat_id,
+                reply=reply.to_dict(),
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                correlation_id=correlation_id,
+                created_at=now,
             )
         )
 
@@ -115,31 +128,55 @@ class Sender:
             delay = backoff(attempt, self._base, self._cap, exc.retry_after)
             logger.warning(
                 "send failed; will retry",
-                extra={"outbox_id": row["id"], "attempt": attempt, "delay": round(delay, 2),
-                       "error": type(exc).__name__, "code": exc.code},
+                extra={
+                    "outbox_id": row["id"],
+                    "attempt": attempt,
+                    "delay": round(delay, 2),
+                    "error": type(exc).__name__,
+                    "code": exc.code,
+                },
             )
-            self._update(row["id"], attempts=attempt, error=f"{type(exc).__name__}: {exc}",
-                         next_attempt_at=utcnow() + timedelta(seconds=delay))
+            self._update(
+                row["id"],
+                attempts=attempt,
+                error=f"{type(exc).__name__}: {exc}",
+                next_attempt_at=utcnow() + timedelta(seconds=delay),
+            )
             self._on_result(channel.value, "retry")
             return delay
         except PermanentSendError as exc:
             self._dead(row, attempt, f"{type(exc).__name__}: {exc}")
             return None
-        self._update(row["id"], status="sent", attempts=attempt, sent_at=utcnow(),
-                     provider_message_ids=ids, error=None)
+        self._update(
+            row["id"],
+            status="sent",
+            attempts=attempt,
+            sent_at=utcnow(),
+            provider_message_ids=ids,
+            error=None,
+        )
         self._on_result(channel.value, "sent")
         return None
 
     def _dead(self, row: dict[str, Any], attempt: int, error: str) -> None:
-        logger.error("send failed for good; dead letter",
-                     extra={"outbox_id": row["id"], "attempt": attempt})
+        logger.error(
+            "send failed for good; dead letter", extra={"outbox_id": row["id"], "attempt": attempt}
+        )
         with self._engine.begin() as connection:
             connection.execute(
-                update(outbox).where(outbox.c.id == row["id"])
+                update(outbox)
+                .where(outbox.c.id == row["id"])
                 .values(status="dead", attempts=attempt, error=error[:2000])
             )
-            add_dead_letter(connection, "outbox", row["id"], row["channel"], row["learner_key"],
-                            error, row["correlation_id"])
+            add_dead_letter(
+                connection,
+                "outbox",
+                row["id"],
+                row["channel"],
+                row["learner_key"],
+                error,
+                row["correlation_id"],
+            )
         self._on_result(row["channel"], "dead")
 
     def _update(self, row_id: int, **values: Any) -> None:
@@ -159,12 +196,15 @@ def due_learners(engine: Engine, limit: int = 200) -> list[str]:
         return [row[0] for row in connection.execute(query)]
 
 
-def sent_since(engine: Engine, learner_key: str, after_id: int, limit: int = 50) -> list[dict[str, Any]]:
+def sent_since(
+    engine: Engine, learner_key: str, after_id: int, limit: int = 50
+) -> list[dict[str, Any]]:
     """Replies already sent to ``learner_key`` with id > ``after_id`` (the web chat's feed)."""
     query = (
         select(outbox.c.id, outbox.c.reply, outbox.c.sent_at)
-        .where(outbox.c.learner_key == learner_key, outbox.c.id > after_id,
-               outbox.c.status == "sent")
+        .where(
+            outbox.c.learner_key == learner_key, outbox.c.id > after_id, outbox.c.status == "sent"
+        )
         .order_by(outbox.c.id)
         .limit(limit)
     )

@@ -67,12 +67,19 @@ class EmbeddedQueue:
     def run(self, drain: Drain, sweep: Sweep, stop: threading.Event, threads: int) -> None:
         self._consuming = True
         pool = [
-            threading.Thread(target=self._consume, args=(drain, stop), name=f"tutor-worker-{n}",
-                             daemon=True)
+            threading.Thread(
+                target=self._consume, args=(drain, stop), name=f"tutor-worker-{n}", daemon=True
+            )
             for n in range(threads)
         ]
-        pool.append(threading.Thread(target=_sweep_loop, args=(sweep, stop, self._poll_interval),
-                                     name="tutor-sweeper", daemon=True))
+        pool.append(
+            threading.Thread(
+                target=_sweep_loop,
+                args=(sweep, stop, self._poll_interval),
+                name="tutor-sweeper",
+                daemon=True,
+            )
+        )
         for thread in pool:
             thread.start()
         stop.wait()
@@ -99,8 +106,9 @@ class DramatiqQueue:
 
     ACTOR = "drain_learner"
 
-    def __init__(self, redis_url: str, *, sweep_interval: float = 2.0,
-                 heartbeat_timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self, redis_url: str, *, sweep_interval: float = 2.0, heartbeat_timeout_ms: int = 30_000
+    ) -> None:
         import dramatiq
         import redis
         from dramatiq.brokers.redis import RedisBroker
@@ -112,14 +120,20 @@ class DramatiqQueue:
             namespace="tutor",
             heartbeat_timeout=heartbeat_timeout_ms,
             middleware=[
-                AgeLimit(), TimeLimit(time_limit=300_000), ShutdownNotifications(),
+                AgeLimit(),
+                TimeLimit(time_limit=300_000),
+                ShutdownNotifications(),
                 Retries(max_retries=3, min_backoff=500, max_backoff=10_000),
             ],
         )
         self._drain: Drain | None = None
         self._actor = dramatiq.Actor(
-            self._perform, broker=self._broker, actor_name=self.ACTOR, queue_name="inbox",
-            priority=0, options={},
+            self._perform,
+            broker=self._broker,
+            actor_name=self.ACTOR,
+            queue_name="inbox",
+            priority=0,
+            options={},
         )
         self._sweep_interval = sweep_interval
 
@@ -137,8 +151,12 @@ class DramatiqQueue:
         self._drain = drain
         worker = dramatiq.Worker(self._broker, worker_threads=threads, worker_timeout=1000)
         worker.start()
-        sweeper = threading.Thread(target=_sweep_loop, args=(sweep, stop, self._sweep_interval),
-                                   name="tutor-sweeper", daemon=True)
+        sweeper = threading.Thread(
+            target=_sweep_loop,
+            args=(sweep, stop, self._sweep_interval),
+            name="tutor-sweeper",
+            daemon=True,
+        )
         sweeper.start()
         try:
             stop.wait()

@@ -49,7 +49,9 @@ def _redis_client(settings: Settings) -> Any:
 
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
     return redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5,
+        settings.redis_url,
+        socket_connect_timeout=0.5,
+        socket_timeout=0.5,
         health_check_interval=30,
     )
 
@@ -62,15 +64,19 @@ def _channels(settings: Settings, http: httpx.Client) -> dict[Channel, ChannelAd
         from tutor.channels.telegram import TelegramClient
 
         channels[Channel.TELEGRAM] = TelegramClient(
-            settings.telegram_api_url, settings.telegram_bot_token.get_secret_value(), http,
+            settings.telegram_api_url,
+            settings.telegram_bot_token.get_secret_value(),
+            http,
             settings.send_timeout_seconds,
         )
     if settings.whatsapp_enabled and settings.whatsapp_access_token is not None:
         from tutor.channels.whatsapp import WhatsAppClient
 
         channels[Channel.WHATSAPP] = WhatsAppClient(
-            settings.whatsapp_api_url, settings.whatsapp_phone_number_id,
-            settings.whatsapp_access_token.get_secret_value(), http,
+            settings.whatsapp_api_url,
+            settings.whatsapp_phone_number_id,
+            settings.whatsapp_access_token.get_secret_value(),
+            http,
             settings.send_timeout_seconds,
         )
     return channels
@@ -79,8 +85,9 @@ def _channels(settings: Settings, http: httpx.Client) -> dict[Channel, ChannelAd
 _embedded_lock = threading.Lock()
 
 
-def build_services(settings: Settings, *, migrate_embedded: bool = True,
-                   metrics_dir: str | None = None) -> Services:
+def build_services(
+    settings: Settings, *, migrate_embedded: bool = True, metrics_dir: str | None = None
+) -> Services:
     """Connect (lazily) to every back end the settings name.
 
     The embedded SQLite store is migrated to head on start so ``make run``
@@ -92,18 +99,29 @@ def build_services(settings: Settings, *, migrate_embedded: bool = True,
             migrate.upgrade(engine)
     client = _redis_client(settings)
     hot = HotMemory(
-        client, max_turns=settings.hot_turns, ttl_seconds=settings.hot_ttl_seconds,
+        client,
+        max_turns=settings.hot_turns,
+        ttl_seconds=settings.hot_ttl_seconds,
         on_error=lambda op: metrics.HOT_ERRORS.labels(op).inc(),
     )
     task_queue: TaskQueue
     if settings.resolved_queue == "dramatiq":
-        task_queue = DramatiqQueue(settings.redis_url,
-                                   sweep_interval=settings.sweep_interval_seconds)
+        task_queue = DramatiqQueue(
+            settings.redis_url, sweep_interval=settings.sweep_interval_seconds
+        )
     else:
         task_queue = EmbeddedQueue(poll_interval=settings.sweep_interval_seconds)
-    http = httpx.Client(timeout=settings.send_timeout_seconds,
-                        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
+    http = httpx.Client(
+        timeout=settings.send_timeout_seconds,
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+    )
     return Services(
-        settings=settings, engine=engine, redis=client, hot=hot, queue=task_queue, http=http,
-        channels=_channels(settings, http), metrics_dir=metrics_dir,
+        settings=settings,
+        engine=engine,
+        redis=client,
+        hot=hot,
+        queue=task_queue,
+        http=http,
+        channels=_channels(settings, http),
+        metrics_dir=metrics_dir,
     )

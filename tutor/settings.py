@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     hot_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     session_idle_minutes: int = Field(default=30, ge=1)
     max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024)
+    metrics_dir: Path | None = None
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
@@ -74,7 +75,9 @@ class Settings(BaseSettings):
     @classmethod
     def _known_database(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql", "oracle")):
-            raise ValueError("must start with sqlite:///, postgresql+psycopg:// or oracle+oracledb://")
+            raise ValueError(
+                "must start with sqlite:///, postgresql+psycopg:// or oracle+oracledb://"
+            )
         if value.startswith("postgresql://") or value.startswith("postgres://"):
             raise ValueError("name the driver: postgresql+psycopg://…")
         return value

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from tutor import inbox, logs, metrics
+from tutor import intake, metrics
 from tutor.channels import telegram, whatsapp
 from tutor.errors import PayloadError, SignatureError, WebhookError
 from tutor.messages import Inbound
@@ -45,23 +45,7 @@ def read_json() -> Any:
 
 def accept(inbound: Inbound) -> bool:
     """Store the message once and hand it to the workers; True if it was new."""
-    svc = services()
-    correlation_id = logs.new_correlation_id()
-    with logs.bound(correlation_id=correlation_id, channel=inbound.channel.value,
-                    learner_key=inbound.learner_key):
-        stored = inbox.accept(svc.engine, inbound, correlation_id)
-        if not stored:
-            metrics.DUPLICATES.labels(inbound.channel.value).inc()
-            logger.info("duplicate delivery ignored")
-            return False
-        metrics.MESSAGES_IN.labels(inbound.channel.value).inc()
-        try:
-            svc.queue.notify(inbound.learner_key)
-        except Exception:  # the row is safe; the sweeper will find it
-            metrics.ENQUEUE_ERRORS.inc()
-            logger.warning("queue hand-off failed; the sweeper will re-drive the message")
-        logger.info("message accepted", extra={"kind": inbound.kind.value})
-        return True
+    return intake.receive(services(), inbound)
 
 
 def _ok() -> Response:
@@ -94,8 +78,10 @@ def whatsapp_challenge() -> Response | tuple[str, int, dict[str, str]]:
     settings = services().settings
     token = settings.whatsapp_verify_token
     challenge = whatsapp.verify_challenge(
-        request.args.get("hub.mode"), request.args.get("hub.verify_token"),
-        request.args.get("hub.challenge"), token.get_secret_value() if token else None,
+        request.args.get("hub.mode"),
+        request.args.get("hub.verify_token"),
+        request.args.get("hub.challenge"),
+        token.get_secret_value() if token else None,
     )
     return challenge, 200, {"Content-Type": "text/plain; charset=utf-8"}
 
@@ -111,7 +97,8 @@ def whatsapp_update() -> Response | tuple[Response, int]:
         raise PayloadError("body too large", status=413)
     secret = settings.whatsapp_app_secret
     whatsapp.verify_signature(
-        request.get_data(cache=True), request.headers.get("X-Hub-Signature-256"),
+        request.get_data(cache=True),
+        request.headers.get("X-Hub-Signature-256"),
         secret.get_secret_value() if secret else None,
     )
     batch = whatsapp.parse_webhook(read_json())
@@ -119,8 +106,11 @@ def whatsapp_update() -> Response | tuple[Response, int]:
         accept(inbound)
     for status in batch.statuses:
         level = logging.WARNING if status.status == "failed" else logging.DEBUG
-        logger.log(level, "whatsapp delivery status",
-                   extra={"status": status.status, "error_code": status.error_code})
+        logger.log(
+            level,
+            "whatsapp delivery status",
+            extra={"status": status.status, "error_code": status.error_code},
+        )
     metrics.WEBHOOK_SECONDS.labels("whatsapp").observe(time.perf_counter() - started)
     return _ok()
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from agents.base import Context
-from tutor import inbox, leases, learners, logs, metrics, outbox
+from tutor import inbox, learners, leases, logs, metrics, outbox
 from tutor.dispatcher import Dispatcher
 from tutor.errors import ChannelError
 from tutor.i18n import t
@@ -78,8 +78,10 @@ class Worker:
         """Drain learners with stale pending messages or replies due for a retry."""
         stale = timedelta(seconds=self.settings.resolved_sweep_stale_seconds)
         keys = dict.fromkeys(
-            [*inbox.stale_learners(self.services.engine, stale),
-             *outbox.due_learners(self.services.engine)]
+            [
+                *inbox.stale_learners(self.services.engine, stale),
+                *outbox.due_learners(self.services.engine),
+            ]
         )
         return sum(self.drain(key) for key in keys)
 
@@ -88,18 +90,24 @@ class Worker:
     def _process(self, row: InboxRow) -> bool:
         """Handle one row; False when it failed and should be retried later."""
         inbound = row.inbound
-        with logs.bound(correlation_id=row.correlation_id, channel=inbound.channel.value,
-                        learner_key=inbound.learner_key, inbox_id=row.id):
+        with logs.bound(
+            correlation_id=row.correlation_id,
+            channel=inbound.channel.value,
+            learner_key=inbound.learner_key,
+            inbox_id=row.id,
+        ):
             started = time.perf_counter()
             try:
                 self._turn(row)
             except Exception as exc:
                 metrics.FAILED.labels(inbound.channel.value).inc()
                 give_up = row.attempts + 1 >= MAX_PROCESS_ATTEMPTS
-                logger.exception("processing failed", extra={"attempt": row.attempts + 1,
-                                                             "give_up": give_up})
-                inbox.record_failure(self.services.engine, row, f"{type(exc).__name__}: {exc}",
-                                     give_up=give_up)
+                logger.exception(
+                    "processing failed", extra={"attempt": row.attempts + 1, "give_up": give_up}
+                )
+                inbox.record_failure(
+                    self.services.engine, row, f"{type(exc).__name__}: {exc}", give_up=give_up
+                )
                 if give_up:
                     self._apologise(row)
                 return give_up  # a dead row no longer blocks the learner's later messages
@@ -129,21 +137,35 @@ class Worker:
                     connection.rollback()
                     return
                 summary = learners.save_turn(
-                    connection, learner=learner, inbox_id=row.id, inbound=inbound,
-                    agent=outcome.agent, replies=replies, profile=profile, state=state,
+                    connection,
+                    learner=learner,
+                    inbox_id=row.id,
+                    inbound=inbound,
+                    agent=outcome.agent,
+                    replies=replies,
+                    profile=profile,
+                    state=state,
                     idle=timedelta(minutes=self.settings.session_idle_minutes),
                 )
                 outbox.add(
-                    connection, inbox_id=row.id, learner_key=learner.key,
-                    channel=inbound.channel, chat_id=inbound.chat_id,
-                    replies=outcome.replies, correlation_id=row.correlation_id,
+                    connection,
+                    inbox_id=row.id,
+                    learner_key=learner.key,
+                    channel=inbound.channel,
+                    chat_id=inbound.chat_id,
+                    replies=outcome.replies,
+                    correlation_id=row.correlation_id,
                 )
             services.hot.remember(learner.key, summary, state)
             metrics.PROCESSED.labels(inbound.channel.value, outcome.agent).inc()
-            logger.info("message processed", extra={
-                "kind": inbound.kind.value, "replies": len(replies),
-                "queued_ms": round((utcnow() - row.received_at).total_seconds() * 1000, 1),
-            })
+            logger.info(
+                "message processed",
+                extra={
+                    "kind": inbound.kind.value,
+                    "replies": len(replies),
+                    "queued_ms": round((utcnow() - row.received_at).total_seconds() * 1000, 1),
+                },
+            )
 
     def _apologise(self, row: InboxRow) -> None:
         """Tell the learner something went wrong, in their language, when we give up."""
@@ -153,8 +175,11 @@ class Worker:
             lang = Context(learner.key, learner.profile, learner.state).lang
             with self.services.engine.begin() as connection:
                 outbox.add(
-                    connection, inbox_id=row.id, learner_key=inbound.learner_key,
-                    channel=inbound.channel, chat_id=inbound.chat_id,
+                    connection,
+                    inbox_id=row.id,
+                    learner_key=inbound.learner_key,
+                    channel=inbound.channel,
+                    chat_id=inbound.chat_id,
                     replies=(Reply(t("internal_error", lang)),),
                     correlation_id=row.correlation_id,
                 )

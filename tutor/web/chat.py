@@ -53,8 +53,13 @@ def send() -> tuple[Response, int]:
     learner = _learner_id()
     kind = Kind.BUTTON if button else (Kind.COMMAND if text.startswith("/") else Kind.TEXT)
     inbound = Inbound(
-        channel=Channel.WEB, chat_id=learner, learner_key=f"web:{learner}",
-        provider_message_id=f"{learner}:{client_id}", kind=kind, text=text, button=button,
+        channel=Channel.WEB,
+        chat_id=learner,
+        learner_key=f"web:{learner}",
+        provider_message_id=f"{learner}:{client_id}",
+        kind=kind,
+        text=text,
+        button=button,
         language_hint=request.accept_languages.best_match(["en", "es"]),
         sent_at=datetime.now(UTC),
     )
@@ -70,8 +75,11 @@ def receive() -> Response:
         raise PayloadError("after must be an integer") from exc
     rows = outbox.sent_since(services().engine, f"web:{_learner_id()}", after)
     messages: list[dict[str, Any]] = [
-        {"id": row["id"], "text": row["reply"].get("text", ""),
-         "options": row["reply"].get("options", [])}
+        {
+            "id": row["id"],
+            "text": row["reply"].get("text", ""),
+            "options": row["reply"].get("options", []),
+        }
         for row in rows
     ]
     return jsonify(messages=messages)

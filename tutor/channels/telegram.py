@@ -1,0 +1,333 @@
+"""Telegram Bot API: verify and parse webhook updates, send replies.
+
+PTB 22 is used only for its types (``Update.de_json`` is sync and offline);
+sending is plain synchronous httpx, because PTB's async ``Bot`` binds its
+connection pool to one event loop (see PLATFORM_FACTS B).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from telegram import CallbackQuery, Message, PreCheckoutQuery, Update
+from telegram.warnings import PTBDeprecationWarning
+
+from tutor.channels.telegram_render import render
+from tutor.errors import (
+    PayloadError,
+    PermanentSendError,
+    RateLimited,
+    RetryableSendError,
+    SignatureError,
+)
+from tutor.messages import Channel, Inbound, Kind, Media, Reply
+
+__all__ = ["ALLOWED_UPDATES", "TelegramClient", "parse_update", "render", "verify_secret"]
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+#: The update types we act on; everything else is acknowledged and dropped.
+ALLOWED_UPDATES = ("message", "callback_query", "pre_checkout_query")
+# User content we cannot teach from (stickers, photos, ...): answered as UNSUPPORTED.
+_CONTENT_ATTRIBUTES = (
+    "animation", "contact", "dice", "document", "game", "invoice", "live_photo", "location",
+    "paid_media", "passport_data", "photo", "poll", "sticker", "story", "venue", "video",
+    "video_note", "checklist",
+)  # fmt: skip
+_PARSE_ERRORS = (TypeError, ValueError, KeyError, AttributeError)
+
+
+def verify_secret(header_value: str | None, secret: str | None) -> None:
+    """Accept the request only if its secret-token header equals our webhook secret."""
+    if header_value is None:
+        raise SignatureError("missing secret token header", missing=True)
+    if not secret:
+        raise SignatureError("no Telegram webhook secret is configured")
+    if not hmac.compare_digest(header_value.encode(), secret.encode()):
+        raise SignatureError("wrong secret token")
+
+
+def parse_update(body: dict[str, Any]) -> Inbound | None:
+    """Turn one webhook ``Update`` into an Inbound; None for update types we ignore."""
+    if not isinstance(body, dict):
+        raise PayloadError("a Telegram update is a JSON object")
+    update_id = body.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        raise PayloadError("not a Telegram update: no integer update_id")
+    field = next((name for name in ALLOWED_UPDATES if body.get(name) is not None), None)
+    if field is None:
+        logger.debug("telegram update ignored", extra={"update_id": update_id})
+        return None
+    if not isinstance(body[field], dict):
+        raise PayloadError(f"update field {field} is not an object")
+    with _quiet_ptb():
+        update, degraded = _de_json(body, field)
+        if update.message is not None:
+            return _from_message(update.message, update_id, body, degraded)
+        if update.callback_query is not None:
+            return _from_callback(update.callback_query, update_id, body)
+        if update.pre_checkout_query is not None:
+            return _from_pre_checkout(update.pre_checkout_query, update_id, body)
+    return None  # pragma: no cover - field guarantees one of the three
+
+
+@contextmanager
+def _quiet_ptb() -> Iterator[None]:
+    # PTB 22 warns when int durations are read; under `-W error` that would crash parsing.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        yield
+
+
+def _de_json(body: dict[str, Any], field: str) -> tuple[Update, bool]:
+    """Parse with PTB; a message PTB cannot read is re-parsed from its envelope only."""
+    try:
+        return Update.de_json(body, None), False
+    except _PARSE_ERRORS as exc:
+        if field != "message":
+            raise PayloadError(f"malformed {field}") from exc
+        # A newer or older Bot API shape (e.g. a poll without `members_only`) must not
+        # lose the learner: keep who/where/when and call the content unsupported.
+        core_keys = ("message_id", "from", "chat", "date")
+        core = {key: body["message"][key] for key in core_keys if key in body["message"]}
+        try:
+            return Update.de_json({"update_id": body["update_id"], "message": core}, None), True
+        except _PARSE_ERRORS as inner:
+            raise PayloadError("malformed message") from inner
+
+
+def _from_message(
+    message: Message, update_id: int, body: dict[str, Any], degraded: bool
+) -> Inbound | None:
+    user = message.from_user
+    if user is None or user.is_bot:
+        return None  # channel/anonymous-admin posts and other bots are not learners
+    _require_int(user.id, "from.id")
+    _require_int(message.chat.id, "chat.id")
+    if message.text is not None and not isinstance(message.text, str):
+        raise PayloadError("message text is not a string")
+    kind, text, media = (Kind.UNSUPPORTED, "", None) if degraded else _classify(message)
+    if kind is None:
+        return None  # service messages: joins, pins, topic changes, ...
+    return Inbound(
+        channel=Channel.TELEGRAM,
+        chat_id=str(message.chat.id),
+        learner_key=f"telegram:{user.id}",
+        provider_message_id=str(update_id),
+        kind=kind,
+        text=text,
+        media=media,
+        language_hint=user.language_code,
+        sent_at=_aware(message.date),
+        raw=body,
+    )
+
+
+def _classify(message: Message) -> tuple[Kind | None, str, Media | None]:
+    """The kind, text and media of a message; kind None for service messages."""
+    if message.successful_payment is not None or message.refunded_payment is not None:
+        return Kind.PAYMENT, "", None
+    if message.voice is not None:
+        voice = message.voice
+        media = Media(
+            media_id=voice.file_id,
+            mime_type=voice.mime_type or "audio/ogg",
+            duration_seconds=_seconds(voice.duration),
+            size_bytes=voice.file_size,
+            is_voice=True,
+        )
+        return Kind.VOICE, message.caption or "", media
+    audio = _audio_media(message)
+    if audio is not None:
+        return Kind.AUDIO, message.caption or "", audio
+    if message.text is not None:
+        text = message.text
+        entities = message.entities or ()
+        is_command = text.startswith("/") or any(
+            entity.type == "bot_command" and entity.offset == 0 for entity in entities
+        )
+        return Kind.TEXT, text, None
+    if any(getattr(message, name, None) for name in _CONTENT_ATTRIBUTES):
+        return Kind.UNSUPPORTED, message.caption or "", None
+    return None, "", None
+
+
+def _audio_media(message: Message) -> Media | None:
+    audio = message.audio
+    if audio is not None:
+        return Media(
+            media_id=audio.file_id,
+            mime_type=audio.mime_type or "",
+            duration_seconds=_seconds(audio.duration),
+            size_bytes=audio.file_size,
+        )
+    document = message.document
+    if document is not None and (document.mime_type or "").startswith("audio/"):
+        return Media(
+            media_id=document.file_id,
+            mime_type=document.mime_type or "",
+            size_bytes=document.file_size,
+        )
+    return None
+
+
+def _from_callback(query: CallbackQuery, update_id: int, body: dict[str, Any]) -> Inbound:
+    user = query.from_user
+    _require_int(user.id, "callback_query.from.id")
+    # Without the message (too old, or an inline keyboard) the private chat id is the user id.
+    chat_id = query.message.chat.id if query.message is not None else user.id
+    return Inbound(
+        channel=Channel.TELEGRAM,
+        chat_id=str(chat_id),
+        learner_key=f"telegram:{user.id}",
+        provider_message_id=str(update_id),
+        kind=Kind.BUTTON,
+        button=query.data or "",
+        callback_id=str(query.id),
+        language_hint=user.language_code,
+        sent_at=datetime.now(UTC),
+        raw=body,
+    )
+
+
+def _from_pre_checkout(query: PreCheckoutQuery, update_id: int, body: dict[str, Any]) -> Inbound:
+    user = query.from_user
+    _require_int(user.id, "pre_checkout_query.from.id")
+    return Inbound(
+        channel=Channel.TELEGRAM,
+        chat_id=str(user.id),
+        learner_key=f"telegram:{user.id}",
+        provider_message_id=str(update_id),
+        kind=Kind.PAYMENT,
+        language_hint=user.language_code,
+        sent_at=datetime.now(UTC),
+        raw=body,
+    )
+
+
+def _require_int(value: object, name: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise PayloadError(f"{name} is not an integer")
+
+
+def _seconds(value: int | timedelta | None) -> float | None:
+    if value is None:
+        return None
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class _RedactToken(logging.Filter):
+    """Replace the bot token in log records (httpx logs every request URL at INFO)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the handler's problem, not ours
+            return True
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        return True
+
+
+def _redact_in_http_logs(token: str) -> None:
+    for name in ("httpx", "httpcore"):
+        http_logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactToken) and f.token == token for f in http_logger.filters):
+            http_logger.addFilter(_RedactToken(token))
+
+
+class TelegramClient:
+    """The Bot API over synchronous httpx; implements ``ChannelAdapter``."""
+
+    channel: Channel = Channel.TELEGRAM
+
+    def __init__(self, api_url: str, token: str, http: httpx.Client, timeout: float = 10.0):
+        self._base = f"{api_url.rstrip('/')}/bot{token}"
+        self._http = http
+        self._timeout = timeout
+        _redact_in_http_logs(token)
+
+    def __repr__(self) -> str:
+        return "TelegramClient(<token hidden>)"
+
+    def send(self, chat_id: str, reply: Reply) -> list[str]:
+        """Send every part of ``reply``; return the Bot API message ids."""
+        ids: list[str] = []
+        for method, payload in render(reply):
+            result = self.call(method, {"chat_id": chat_id, **payload})
+            if not isinstance(result, dict) or "message_id" not in result:
+                raise RetryableSendError(f"telegram {method}: result has no message_id")
+            ids.append(str(result["message_id"]))
+        return ids
+
+    def acknowledge(self, chat_id: str, callback_id: str) -> None:
+        """Stop the button's spinner (answerCallbackQuery)."""
+        self.call("answerCallbackQuery", {"callback_query_id": callback_id})
+
+    def call(self, method: str, payload: dict[str, Any] | None = None) -> Any:
+        """POST one Bot API method and return its ``result``; errors become ChannelErrors."""
+        url = f"{self._base}/{method}"
+        try:
+            response = self._http.post(url, json=payload or {}, timeout=self._timeout)
+        except httpx.TimeoutException as exc:
+            raise RetryableSendError(f"telegram {method}: timed out") from exc
+        except httpx.HTTPError as exc:
+            raise RetryableSendError(f"telegram {method}: {type(exc).__name__}") from exc
+        return _result(method, response)
+
+    def set_webhook(
+        self, url: str, secret_token: str, allowed_updates: tuple[str, ...] = ALLOWED_UPDATES
+    ) -> bool:
+        """Point Telegram at ``url``; it will send ``secret_token`` in the secret header."""
+        payload = {"url": url, "secret_token": secret_token, "allowed_updates": allowed_updates}
+        return bool(self.call("setWebhook", payload))
+
+    def get_me(self) -> dict[str, Any]:
+        """The bot's own User object (checks the token)."""
+        result = self.call("getMe")
+        return result if isinstance(result, dict) else {}
+
+    def get_webhook_info(self) -> dict[str, Any]:
+        """Current webhook URL, pending update count and last error."""
+        result = self.call("getWebhookInfo")
+        return result if isinstance(result, dict) else {}
+
+
+def _result(method: str, response: httpx.Response) -> Any:
+    status = response.status_code
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise RetryableSendError(f"telegram {method}: HTTP {status}, body not JSON") from exc
+    if not isinstance(data, dict):
+        raise RetryableSendError(f"telegram {method}: HTTP {status}, body not an object")
+    if data.get("ok") is True and response.is_success:
+        return data.get("result")
+    code = data.get("error_code")
+    code = code if isinstance(code, int) else status
+    description = str(data.get("description", ""))[:200]
+    message = f"telegram {method}: {code} {description}".rstrip()
+    if status == 429 or code == 429:
+        parameters = data.get("parameters")
+        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
+        seconds = float(retry_after) if isinstance(retry_after, int | float) else None
+        raise RateLimited(message, retry_after=seconds, code=code)
+    if 400 <= code < 500 and status < 500:
+        raise PermanentSendError(message, code=code)
+    raise RetryableSendError(message, code=code)

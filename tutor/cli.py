@@ -1,0 +1,284 @@
+"""The ``tutor`` command: serve, worker, scheduler, chat, doctor, db, telegram, inbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from tutor.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from tutor.services import Services
+    from tutor.settings import Settings
+
+
+def _settings() -> Settings:
+    from tutor import logs
+    from tutor.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    logs.configure(settings.log_level, settings.log_format)
+    if settings.metrics_dir:
+        # prometheus_client reads this when first imported.
+        Path(settings.metrics_dir).mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.metrics_dir))
+    return settings
+
+
+def _services(settings: Settings, **options: Any) -> Services:
+    from tutor.services import build_services
+
+    metrics_dir = str(settings.metrics_dir) if settings.metrics_dir else None
+    return build_services(settings, metrics_dir=metrics_dir, **options)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _start_worker(services: Services, stop: threading.Event) -> threading.Thread:
+    from tutor.worker import Worker
+
+    worker = Worker(services)
+    thread = threading.Thread(
+        target=services.queue.run,
+        args=(worker.drain, worker.sweep, stop, services.settings.worker_threads),
+        name="tutor-queue",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+@click.group()
+@click.version_option(package_name="tutor")
+def main() -> None:
+    """tutor: a language tutor for WhatsApp and Telegram."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int, help="Web threads.")
+def serve(host: str, port: int, threads: int) -> None:
+    """Run web, worker and scheduler in one process (the embedded default)."""
+    import waitress
+
+    from tutor.app import create_app
+    from tutor.scheduler import build_scheduler
+
+    settings = _settings()
+    services = _services(settings)
+    stop = threading.Event()
+    worker_thread = _start_worker(services, stop)
+    scheduler = build_scheduler(services, blocking=False)
+    scheduler.start()
+    app = create_app(settings, services)
+    click.echo(f"tutor is running: chat with it at http://{host}:{port}/  (Ctrl+C stops)")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="tutor")
+    finally:
+        stop.set()
+        scheduler.shutdown(wait=False)
+        worker_thread.join(timeout=10)
+        services.close()
+
+
+@main.command()
+@click.option("--threads", type=int, default=None, help="Worker threads (TUTOR_WORKER_THREADS).")
+def worker(threads: int | None) -> None:
+    """Process the inbox: consume the task queue and sweep for stragglers."""
+    from tutor.worker import Worker
+
+    settings = _settings()
+    services = _services(settings, migrate_embedded=True)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    engine_worker = Worker(services)
+    click.echo(f"worker started ({settings.resolved_queue} queue)", err=True)
+    try:
+        services.queue.run(
+            engine_worker.drain, engine_worker.sweep, stop, threads or settings.worker_threads
+        )
+    finally:
+        services.close()
+
+
+@main.command()
+def scheduler() -> None:
+    """Run scheduled jobs (one scheduler process per deployment)."""
+    from tutor.scheduler import build_scheduler
+
+    settings = _settings()
+    services = _services(settings)
+    click.echo("scheduler started", err=True)
+    try:
+        build_scheduler(services, blocking=True).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        services.close()
+
+
+@main.command()
+@click.option("--learner", default="local", show_default=True, help="Who you are in the chat.")
+def chat(learner: str) -> None:
+    """Be a learner in the terminal, over the same pipeline as the webhooks."""
+    from tutor.console import run_console
+
+    settings = _settings()
+    run_console(settings, learner)
+
+
+@main.command()
+def doctor() -> None:
+    """Print the resolved configuration and check every part."""
+    from tutor.doctor import run_checks
+
+    settings = _settings()
+    ok = run_checks(settings, click.echo)
+    sys.exit(0 if ok else 1)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (SQLite, PostgreSQL or Oracle); safe to run twice."""
+    from tutor import migrate
+    from tutor.db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate.upgrade(engine, revision)
+    click.echo(f"database at revision {migrate.current(engine)}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Undo migrations down to REVISION (``base`` drops everything)."""
+    from tutor import migrate
+    from tutor.db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate.downgrade(engine, revision)
+    click.echo(f"database at revision {migrate.current(engine)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the schema revision."""
+    from tutor import migrate
+    from tutor.db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    click.echo(f"current: {migrate.current(engine)}  head: {migrate.head()}")
+
+
+@main.group()
+def telegram() -> None:
+    """Telegram bot settings."""
+
+
+def _telegram_client(settings: Settings) -> Any:
+    import httpx
+
+    from tutor.channels.telegram import TelegramClient
+
+    if settings.telegram_bot_token is None:
+        raise click.ClickException("set TUTOR_TELEGRAM_BOT_TOKEN first")
+    return TelegramClient(
+        settings.telegram_api_url,
+        settings.telegram_bot_token.get_secret_value(),
+        httpx.Client(timeout=15),
+        15.0,
+    )
+
+
+@telegram.command("set-webhook")
+@click.argument("url")
+@click.option("--drop-pending", is_flag=True, help="Discard updates Telegram has queued.")
+def telegram_set_webhook(url: str, drop_pending: bool) -> None:
+    """Register URL (…/webhooks/telegram) with the bot's secret token."""
+    from tutor.errors import ChannelError
+
+    settings = _settings()
+    if settings.telegram_webhook_secret is None:
+        raise click.ClickException("set TUTOR_TELEGRAM_WEBHOOK_SECRET first")
+    if not url.startswith("https://"):
+        raise click.ClickException("Telegram only delivers webhooks to https:// URLs")
+    client = _telegram_client(settings)
+    try:
+        client.set_webhook(
+            url,
+            settings.telegram_webhook_secret.get_secret_value(),
+            drop_pending_updates=drop_pending,
+        )
+    except ChannelError as exc:
+        raise click.ClickException(f"Telegram refused: {exc}") from exc
+    click.echo(f"webhook set: {url}")
+
+
+@telegram.command("info")
+def telegram_info() -> None:
+    """Show what Telegram knows about the webhook."""
+    settings = _settings()
+    info = _telegram_client(settings).get_webhook_info()
+    for key in ("url", "pending_update_count", "last_error_date", "last_error_message"):
+        if key in info:
+            click.echo(f"{key}: {info[key]}")
+
+
+@main.group()
+def inbox() -> None:
+    """The durable inbox and its dead letters."""
+
+
+@inbox.command("failed")
+@click.option("--limit", default=50, show_default=True)
+def inbox_failed(limit: int) -> None:
+    """List messages and replies that failed for good (dead letters)."""
+    from tutor import inbox as inbox_store
+    from tutor.db import make_engine
+
+    settings = _settings()
+    rows = inbox_store.failed(make_engine(settings.resolved_database_url), limit)
+    if not rows:
+        click.echo("no dead letters")
+        return
+    for row in rows:
+        click.echo(
+            f"{row['created_at']:%Y-%m-%d %H:%M:%S}  {row['source']:<6} #{row['ref_id']:<8} "
+            f"{row['channel']:<9} {row['correlation_id']}  {row['error']}"
+        )
+
+
+@inbox.command("stats")
+def inbox_stats() -> None:
+    """Count inbox rows by status."""
+    from tutor import inbox as inbox_store
+    from tutor.db import make_engine
+
+    settings = _settings()
+    counts = inbox_store.counts(make_engine(settings.resolved_database_url))
+    click.echo("  ".join(f"{status}: {n}" for status, n in counts.items()))

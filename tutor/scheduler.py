@@ -1,0 +1,49 @@
+"""Scheduled jobs, run by ``tutor scheduler`` (its own process) or inside ``tutor serve``.
+
+Jobs are declared here with fixed ids and ``replace_existing`` so a restart
+never duplicates them; they run in exactly one process because only that
+process starts a scheduler (never a gunicorn worker).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from tutor import learners
+
+if TYPE_CHECKING:
+    from tutor.services import Services
+
+logger = logging.getLogger(__name__)
+
+
+def close_idle_sessions(services: Services) -> None:
+    """Close conversation sessions idle for longer than the session timeout."""
+    closed = learners.close_idle_sessions(
+        services.engine, timedelta(minutes=services.settings.session_idle_minutes)
+    )
+    if closed:
+        logger.info("closed idle sessions", extra={"count": closed})
+
+
+def build_scheduler(services: Services, *, blocking: bool) -> BaseScheduler:
+    scheduler: BaseScheduler = (
+        BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
+    )
+    scheduler.add_job(
+        close_idle_sessions,
+        "interval",
+        args=[services],
+        minutes=1,
+        id="close_idle_sessions",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+    )
+    return scheduler
