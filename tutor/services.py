@@ -6,8 +6,12 @@ end from the settings (real or embedded); tests pass their own settings.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +89,18 @@ def _channels(settings: Settings, http: httpx.Client) -> dict[Channel, ChannelAd
 _embedded_lock = threading.Lock()
 
 
+@contextmanager
+def _migration_lock(var_dir: Path) -> Iterator[None]:
+    """Serialise the embedded store's start-up migration across threads and processes."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    with _embedded_lock, open(var_dir / "migrate.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def build_services(
     settings: Settings, *, migrate_embedded: bool = True, metrics_dir: str | None = None
 ) -> Services:
@@ -95,7 +111,7 @@ def build_services(
     """
     engine = make_engine(settings.resolved_database_url)
     if migrate_embedded and settings.database_is_embedded:
-        with _embedded_lock:
+        with _migration_lock(Path(settings.var_dir)):
             migrate.upgrade(engine)
     client = _redis_client(settings)
     hot = HotMemory(
