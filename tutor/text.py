@@ -28,16 +28,18 @@ def parse_choice(text: str, count: int) -> int | None:
     return number - 1 if 1 <= number <= count else None
 
 
-_TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a m|p m|h)?$")
+_TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|h)?$")
 
 
 def parse_clock(text: str) -> str | None:
     """``"8am"``, ``"8:30 pm"``, ``"20:00"``, ``"20h"`` -> ``"HH:MM"``; None if not a time."""
-    match = _TIME.match(fold(text).replace("hrs", "h").replace("horas", "h"))
+    cleaned = text.strip().casefold().replace("a.m.", "am").replace("p.m.", "pm")
+    cleaned = re.sub(r"\s*(hrs|horas|hs)$", "h", cleaned)
+    match = _TIME.match(cleaned)
     if not match:
         return None
     hour, minute = int(match.group(1)), int(match.group(2) or 0)
-    suffix = (match.group(3) or "").replace(" ", "")
+    suffix = match.group(3) or ""
     if suffix in ("am", "pm"):
         if not 1 <= hour <= 12:
             return None
