@@ -154,7 +154,7 @@ def _classify(message: Message) -> tuple[Kind | None, str, Media | None]:
         is_command = text.startswith("/") or any(
             entity.type == "bot_command" and entity.offset == 0 for entity in entities
         )
-        return Kind.TEXT, text, None
+        return (Kind.COMMAND if is_command else Kind.TEXT), text, None
     if any(getattr(message, name, None) for name in _CONTENT_ATTRIBUTES):
         return Kind.UNSUPPORTED, message.caption or "", None
     return None, "", None

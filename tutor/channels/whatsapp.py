@@ -137,6 +137,7 @@ def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound
     sent_at = _timestamp(message.get("timestamp"))
     message_type = message.get("type")
     if message_type in IGNORED_TYPES:
+        logger.debug("whatsapp message ignored", extra={"message_type": message_type})
         return None
     kind, text, media, button = _classify(message)
     return Inbound(

@@ -1,0 +1,208 @@
+"""A fake Telegram Bot API: ``/bot{token}/{method}`` and ``/file/bot{token}/{path}``.
+
+It checks the token, validates what the real API validates where our code could
+get it wrong (text length, callback data size, empty text), and records sends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .server import FakeResponse, FakeServer, RecordedRequest
+
+DEFAULT_TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One successful send as the fake accepted it."""
+
+    method: str
+    chat_id: str
+    payload: dict[str, Any]
+    message_id: int
+
+    @property
+    def text(self) -> str | None:
+        value = self.payload.get("text")
+        return value if isinstance(value, str) else None
+
+
+def _error(code: int, description: str, **parameters: Any) -> FakeResponse:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return FakeResponse(code, body)
+
+
+def _ok(result: Any) -> FakeResponse:
+    return FakeResponse(200, {"ok": True, "result": result})
+
+
+class FakeTelegram(FakeServer):
+    """Speaks enough of the Bot API for the tutor: sends, callbacks, webhook, files."""
+
+    def __init__(self, token: str = DEFAULT_TOKEN, bot_username: str = "tutor_test_bot") -> None:
+        super().__init__()
+        self.token = token
+        self.bot_username = bot_username
+        self.webhook: dict[str, Any] = {}
+        self.answered_callbacks: list[str] = []
+        self.blocked_chats: set[str] = set()
+        self.files: dict[str, tuple[str, bytes]] = {}
+        self._sent: list[SentMessage] = []
+        self._ids = itertools.count(1)
+        self._state = threading.Lock()
+
+    # test helpers --------------------------------------------------------------
+
+    @property
+    def sent(self) -> list[SentMessage]:
+        """Every accepted send, in order."""
+        with self._state:
+            return list(self._sent)
+
+    def sent_texts(self, chat_id: str | int | None = None) -> list[str]:
+        """Texts of accepted sendMessage calls, optionally for one chat."""
+        return [
+            message.text
+            for message in self.sent
+            if message.method == "sendMessage"
+            and message.text is not None
+            and (chat_id is None or message.chat_id == str(chat_id))
+        ]
+
+    def block(self, chat_id: str | int) -> None:
+        """Make the chat answer 403 'bot was blocked by the user'."""
+        self.blocked_chats.add(str(chat_id))
+
+    def add_file(self, file_id: str, data: bytes, file_path: str | None = None) -> str:
+        """Serve ``data`` through getFile/file download; return its file_path."""
+        path = file_path or f"voice/{file_id}.oga"
+        self.files[file_id] = (path, data)
+        return path
+
+    # the API ----------------------------------------------------------------------
+
+    def handle(self, request: RecordedRequest) -> FakeResponse:
+        parts = request.path.strip("/").split("/")
+        if len(parts) >= 3 and parts[0] == "file" and parts[1] == f"bot{self.token}":
+            return self._download("/".join(parts[2:]))
+        if len(parts) != 2 or not parts[0].startswith("bot"):
+            return _error(404, "Not Found")
+        if parts[0] != f"bot{self.token}":
+            return _error(401, "Unauthorized")
+        params: dict[str, Any] = {key: values[-1] for key, values in request.query.items()}
+        if isinstance(request.json, dict):
+            params.update(request.json)
+        handler = getattr(self, f"_api_{parts[1]}", None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        response: FakeResponse = handler(params)
+        return response
+
+    def _api_getMe(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        bot_id = int(self.token.split(":", 1)[0])
+        return _ok(
+            {"id": bot_id, "is_bot": True, "first_name": "Tutor", "username": self.bot_username}
+        )
+
+    def _api_sendMessage(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        text = params.get("text")
+        if not isinstance(text, str) or not text.strip():
+            return _error(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            return _error(400, "Bad Request: message is too long")
+        markup = params.get("reply_markup")
+        if isinstance(markup, dict):
+            for row in markup.get("inline_keyboard", []):
+                for button in row:
+                    if len(str(button.get("callback_data", "")).encode()) > 64:
+                        return _error(400, "Bad Request: BUTTON_DATA_INVALID")
+        return self._record("sendMessage", params, {"text": text})
+
+    def _api_sendVoice(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        if not params.get("voice"):
+            return _error(400, "Bad Request: there is no voice in the request")
+        voice = {"file_id": f"voice-{params['voice']}", "duration": 1, "mime_type": "audio/ogg"}
+        return self._record("sendVoice", params, {"voice": voice})
+
+    def _api_sendPhoto(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        if not params.get("photo"):
+            return _error(400, "Bad Request: there is no photo in the request")
+        photo = [{"file_id": "photo-1", "width": 90, "height": 90}]
+        return self._record("sendPhoto", params, {"photo": photo})
+
+    def _api_answerCallbackQuery(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        query_id = params.get("callback_query_id")
+        if not query_id:
+            return _error(400, "Bad Request: query is too old and response timeout expired")
+        with self._state:
+            self.answered_callbacks.append(str(query_id))
+        return _ok(True)
+
+    def _api_setWebhook(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        if not str(params.get("url", "")).startswith(("https://", "http://")):
+            return _error(400, "Bad Request: bad webhook: An HTTPS URL must be provided")
+        self.webhook = dict(params)
+        return _ok(True)
+
+    def _api_deleteWebhook(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        self.webhook = {}
+        return _ok(True)
+
+    def _api_getWebhookInfo(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        info = {
+            "url": self.webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": 0,
+        }
+        if "allowed_updates" in self.webhook:
+            info["allowed_updates"] = self.webhook["allowed_updates"]
+        return _ok(info)
+
+    def _api_getFile(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            return _error(400, "Bad Request: wrong file_id or the file is temporarily unavailable")
+        path, data = self.files[file_id]
+        return _ok(
+            {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}",
+                "file_size": len(data),
+                "file_path": path,
+            }
+        )
+
+    # internals ------------------------------------------------------------------
+
+    def _download(self, path: str) -> FakeResponse:
+        for file_path, data in self.files.values():
+            if file_path == path:
+                return FakeResponse(200, data)
+        return _error(404, "Not Found")
+
+    def _record(self, method: str, params: dict[str, Any], content: dict[str, Any]) -> FakeResponse:
+        chat_id = params.get("chat_id")
+        if chat_id is None or str(chat_id) == "":
+            return _error(400, "Bad Request: chat_id is empty")
+        chat = str(chat_id)
+        if chat in self.blocked_chats:
+            return _error(403, "Forbidden: bot was blocked by the user")
+        with self._state:
+            message_id = next(self._ids)
+            self._sent.append(SentMessage(method, chat, dict(params), message_id))
+        chat_value: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
+        return _ok(
+            {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": chat_value, "type": "private"},
+                **content,
+            }
+        )

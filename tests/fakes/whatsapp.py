@@ -1,0 +1,197 @@
+"""A fake WhatsApp Cloud API (Graph): ``POST /{phone_number_id}/messages`` and media.
+
+It checks the Bearer token, validates the message limits our renderer must keep
+(text 4096, ≤3 buttons of ≤20 chars, ≤10 list rows of ≤24 chars, body ≤1024),
+refuses free-form messages to chats marked outside the 24-hour window, and
+records accepted sends. An optional ``/vNN.N`` path prefix is accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from .server import FakeResponse, FakeServer, RecordedRequest
+
+DEFAULT_PHONE_NUMBER_ID = "106540352242922"
+DEFAULT_ACCESS_TOKEN = "EAAG-test-access-token"
+_VERSION = re.compile(r"^/v\d+\.\d+(?=/)")
+
+
+def sign(body: bytes, app_secret: str) -> str:
+    """The ``X-Hub-Signature-256`` header value Meta would send for ``body``."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def graph_error(status: int, code: int, message: str, **extra: Any) -> FakeResponse:
+    """A Graph API error response as Meta shapes it."""
+    error = {"message": message, "type": "OAuthException", "code": code, **extra}
+    error.setdefault("fbtrace_id", "AbCdEfGhIjK")
+    return FakeResponse(status, {"error": error})
+
+
+@dataclass(frozen=True)
+class SentWhatsApp:
+    """One accepted message body and the wamid the fake gave it."""
+
+    to: str
+    body: dict[str, Any]
+    wamid: str
+
+    @property
+    def text(self) -> str | None:
+        if self.body.get("type") == "text":
+            return str(self.body["text"]["body"])
+        if self.body.get("type") == "interactive":
+            return str(self.body["interactive"]["body"]["text"])
+        return None
+
+
+class FakeWhatsApp(FakeServer):
+    """Speaks enough of the Cloud API for the tutor's sends and media downloads."""
+
+    def __init__(
+        self,
+        phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+        access_token: str = DEFAULT_ACCESS_TOKEN,
+    ) -> None:
+        super().__init__()
+        self.phone_number_id = phone_number_id
+        self.access_token = access_token
+        self.outside_window: set[str] = set()
+        self.media: dict[str, tuple[str, bytes]] = {}
+        self._sent: list[SentWhatsApp] = []
+        self._ids = itertools.count(1)
+        self._state = threading.Lock()
+
+    # test helpers --------------------------------------------------------------
+
+    @property
+    def sent(self) -> list[SentWhatsApp]:
+        """Every accepted message, in order."""
+        with self._state:
+            return list(self._sent)
+
+    def sent_texts(self, to: str | None = None) -> list[str]:
+        """Texts (plain or interactive body) of accepted messages, optionally to one user."""
+        return [m.text for m in self.sent if m.text is not None and (to is None or m.to == to)]
+
+    def close_window(self, to: str) -> None:
+        """Refuse free-form messages to ``to`` with 131047, as after 24 h of silence."""
+        self.outside_window.add(to)
+
+    def add_media(self, media_id: str, data: bytes, mime_type: str = "audio/ogg") -> None:
+        """Serve ``data`` through the media URL lookup and download."""
+        self.media[media_id] = (mime_type, data)
+
+    # the API ----------------------------------------------------------------------
+
+    def handle(self, request: RecordedRequest) -> FakeResponse:
+        if request.headers.get("authorization") != f"Bearer {self.access_token}":
+            return graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
+        path = _VERSION.sub("", request.path)
+        if request.method == "POST" and path == f"/{self.phone_number_id}/messages":
+            return self._message(request.json)
+        if request.method == "GET" and path.startswith("/media-download/"):
+            return self._download(path.removeprefix("/media-download/"))
+        if request.method == "GET" and path.count("/") == 1:
+            return self._media_url(path.lstrip("/"))
+        return graph_error(400, 100, "Unsupported request - method type or path unknown")
+
+    def _message(self, body: Any) -> FakeResponse:
+        if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+            return graph_error(400, 100, "The parameter messaging_product is required.")
+        to = body.get("to") or body.get("recipient")
+        if not isinstance(to, str) or not to:
+            return graph_error(400, 100, "The parameter to is required.")
+        problem = _validate(body)
+        if problem:
+            return graph_error(
+                400, 131009, "(#131009) Parameter value is not valid", details=problem
+            )
+        if body.get("type") != "template" and to in self.outside_window:
+            return graph_error(
+                400,
+                131047,
+                "Re-engagement message",
+                error_data={"details": "More than 24 hours have passed since the customer last"},
+            )
+        with self._state:
+            wamid = f"wamid.fake{next(self._ids):06d}"
+            self._sent.append(SentWhatsApp(to, body, wamid))
+        contact = {"input": to, "wa_id": to} if "to" in body else {"input": to, "user_id": to}
+        return FakeResponse(
+            200,
+            {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": wamid}]},
+        )
+
+    def _media_url(self, media_id: str) -> FakeResponse:
+        if media_id not in self.media:
+            return graph_error(400, 100, "Unsupported get request. Object does not exist")
+        mime_type, data = self.media[media_id]
+        return FakeResponse(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.url}/media-download/{media_id}",
+                "mime_type": mime_type,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "file_size": len(data),
+                "id": media_id,
+            },
+        )
+
+    def _download(self, media_id: str) -> FakeResponse:
+        if media_id not in self.media:
+            return FakeResponse(404, b"")
+        return FakeResponse(200, self.media[media_id][1])
+
+
+def _validate(body: dict[str, Any]) -> str:
+    """The first Cloud API limit ``body`` breaks, or ``""``."""
+    kind = body.get("type")
+    if kind == "text":
+        text = body.get("text", {}).get("body")
+        if not isinstance(text, str) or not text or len(text) > 4096:
+            return "text.body must be 1-4096 characters"
+    elif kind == "interactive":
+        return _validate_interactive(body.get("interactive", {}))
+    elif kind in ("audio", "image"):
+        if not body.get(kind, {}).get("link") and not body.get(kind, {}).get("id"):
+            return f"{kind} needs a link or id"
+    elif kind == "template":
+        template = body.get("template", {})
+        if not template.get("name") or not template.get("language", {}).get("code"):
+            return "template needs name and language.code"
+    else:
+        return f"unknown type {kind!r}"
+    return ""
+
+
+def _validate_interactive(interactive: dict[str, Any]) -> str:
+    body = interactive.get("body", {}).get("text")
+    if not isinstance(body, str) or not body or len(body) > 1024:
+        return "interactive body text must be 1-1024 characters"
+    action = interactive.get("action", {})
+    if interactive.get("type") == "button":
+        buttons = action.get("buttons", [])
+        if not 1 <= len(buttons) <= 3:
+            return "1-3 buttons"
+        if any(len(b["reply"]["title"]) > 20 for b in buttons):
+            return "button title over 20 characters"
+        return ""
+    if interactive.get("type") == "list":
+        rows = [row for section in action.get("sections", []) for row in section["rows"]]
+        if not 1 <= len(rows) <= 10:
+            return "1-10 rows"
+        if any(len(row["title"]) > 24 for row in rows):
+            return "row title over 24 characters"
+        if not action.get("button") or len(action["button"]) > 20:
+            return "list button label must be 1-20 characters"
+        return ""
+    return f"unknown interactive type {interactive.get('type')!r}"
