@@ -16,12 +16,15 @@ from tutor.settings import Settings
 
 
 def _settings_from_env(make_settings: Callable[..., Settings], env: dict[str, str]) -> Settings:
-    return make_settings(**{key.removeprefix("TUTOR_").lower(): value for key, value in env.items()})
+    return make_settings(
+        **{key.removeprefix("TUTOR_").lower(): value for key, value in env.items()}
+    )
 
 
 @pytest.fixture
-def harness(make_settings: Callable[..., Settings], fake_telegram: FakeTelegram,
-            fake_whatsapp: FakeWhatsApp) -> Iterator[Harness]:
+def harness(
+    make_settings: Callable[..., Settings], fake_telegram: FakeTelegram, fake_whatsapp: FakeWhatsApp
+) -> Iterator[Harness]:
     settings = _settings_from_env(make_settings, channel_env(fake_telegram, fake_whatsapp))
     harness = Harness(settings, fake_telegram, fake_whatsapp)
     yield harness
@@ -30,8 +33,9 @@ def harness(make_settings: Callable[..., Settings], fake_telegram: FakeTelegram,
 
 def _profile(harness: Harness, key: str) -> dict[str, object]:
     with harness.services.engine.connect() as connection:
-        return dict(connection.execute(
-            select(learners.c.profile).where(learners.c.key == key)).scalar_one())
+        return dict(
+            connection.execute(select(learners.c.profile).where(learners.c.key == key)).scalar_one()
+        )
 
 
 def test_first_contact_in_english(harness: Harness) -> None:
@@ -44,20 +48,26 @@ def test_first_contact_in_english(harness: Harness) -> None:
     assert harness.telegram_says(501, "1")[0].startswith("How much Spanish do you know?\n1. Just")
     assert "Send your city" in harness.telegram_says(501, "2")[0]
     assert harness.telegram_says(501, "Mexico City")[0].startswith(
-        "Got it: America/Mexico_City.\nWhen do you like to practise?")
+        "Got it: America/Mexico_City.\nWhen do you like to practise?"
+    )
     done = harness.telegram_says(501, "8am")[0]
     assert done.startswith("Done: I'll nudge you at 08:00 when reviews are waiting.")
     assert "1. Conversation" in done and "6. Subscription" in done
     assert _profile(harness, "telegram:501") == {
-        "onboarded": True, "ui_hint": "en", "target_language": "es",
-        "explanation_language": "en", "level": "A2", "timezone": "America/Mexico_City",
+        "onboarded": True,
+        "ui_hint": "en",
+        "target_language": "es",
+        "explanation_language": "en",
+        "level": "A2",
+        "timezone": "America/Mexico_City",
         "practice_time": "08:00",
     }
 
 
 def test_first_contact_in_spanish_with_words_and_skips(harness: Harness) -> None:
     assert harness.telegram_says(502, "hola", language_code="es")[0].startswith(
-        "¡Hola! Soy tu tutor")
+        "¡Hola! Soy tu tutor"
+    )
     assert harness.telegram_says(502, "inglés")[0].startswith("¡Genial!")
     assert harness.telegram_says(502, "Español")[0].startswith("¿Cuánto inglés sabes?")
     assert harness.telegram_says(502, "1")[0].startswith("¿Dónde estás?")
@@ -91,11 +101,17 @@ def test_menu_numbers_and_coming_soon(harness: Harness) -> None:
     _onboard(harness, 504)
     menu = harness.telegram_says(504, "menu")[0]
     assert menu.splitlines() == [
-        "What would you like to do?", "1. Conversation", "2. Grammar", "3. Pronunciation",
-        "4. Vocabulary", "5. Progress", "6. Subscription",
+        "What would you like to do?",
+        "1. Conversation",
+        "2. Grammar",
+        "3. Pronunciation",
+        "4. Vocabulary",
+        "5. Progress",
+        "6. Subscription",
     ]
     assert harness.telegram_says(504, "2") == [
-        'Grammar practice is coming soon 🛠️ Send "menu" to see what works today.']
+        'Grammar practice is coming soon 🛠️ Send "menu" to see what works today.'
+    ]
     # The menu is closed now: "2" is just text for the conversation agent.
     assert "Conversation practice is coming soon" in harness.telegram_says(504, "2")[0]
 
@@ -125,25 +141,36 @@ def test_stop_reminders(harness: Harness) -> None:
     assert _profile(harness, "telegram:507")["reminders"] is False
 
 
-def test_unsupported_kinds_get_a_polite_answer(harness: Harness,
-                                               fake_telegram: FakeTelegram) -> None:
+def test_unsupported_kinds_get_a_polite_answer(
+    harness: Harness, fake_telegram: FakeTelegram
+) -> None:
     _onboard(harness, 508)
     body = {
         "update_id": 9_000_001,
-        "message": {"message_id": 9, "date": 1_700_000_000,
-                    "chat": {"id": 508, "type": "private"},
-                    "from": {"id": 508, "is_bot": False, "first_name": "Ana"},
-                    "sticker": {"file_id": "x", "file_unique_id": "y", "width": 512,
-                                "height": 512, "is_animated": False, "is_video": False,
-                                "type": "regular"}},
+        "message": {
+            "message_id": 9,
+            "date": 1_700_000_000,
+            "chat": {"id": 508, "type": "private"},
+            "from": {"id": 508, "is_bot": False, "first_name": "Ana"},
+            "sticker": {
+                "file_id": "x",
+                "file_unique_id": "y",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            },
+        },
     }
     assert harness.post_telegram(body) == 200
     harness.worker.sweep()
     assert fake_telegram.sent_texts(508)[-1].startswith("I can't read that kind of message")
 
 
-def test_whatsapp_dialogue_uses_interactive_messages(harness: Harness,
-                                                     fake_whatsapp: FakeWhatsApp) -> None:
+def test_whatsapp_dialogue_uses_interactive_messages(
+    harness: Harness, fake_whatsapp: FakeWhatsApp
+) -> None:
     first = harness.whatsapp_says("34600111222", "hola")
     assert first[0].startswith("Hi! I'm your Spanish and English tutor")
     sent = fake_whatsapp.sent[-1]
@@ -152,8 +179,9 @@ def test_whatsapp_dialogue_uses_interactive_messages(harness: Harness,
     assert harness.whatsapp_says("34600111222", "2")[0].startswith("Great! And which language")
 
 
-def test_redelivered_webhook_is_answered_once(harness: Harness,
-                                              fake_telegram: FakeTelegram) -> None:
+def test_redelivered_webhook_is_answered_once(
+    harness: Harness, fake_telegram: FakeTelegram
+) -> None:
     from tests.support import payloads
 
     body = payloads.telegram_text(509, "hi")

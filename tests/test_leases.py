@@ -39,6 +39,7 @@ def test_expired_lease_can_be_taken(engine) -> None:  # type: ignore[no-untyped-
 
 def test_concurrent_claims_have_one_winner(engine) -> None:  # type: ignore[no-untyped-def]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        wins = list(pool.map(lambda n: leases.acquire(engine, "web:race", f"o{n}", ttl=30),
-                             range(16)))
+        wins = list(
+            pool.map(lambda n: leases.acquire(engine, "web:race", f"o{n}", ttl=30), range(16))
+        )
     assert wins.count(True) == 1

@@ -18,11 +18,13 @@ from tutor.settings import Settings
 
 
 @pytest.fixture
-def harness(make_settings: Callable[..., Settings], fake_telegram: FakeTelegram,
-            fake_whatsapp: FakeWhatsApp) -> Iterator[Harness]:
+def harness(
+    make_settings: Callable[..., Settings], fake_telegram: FakeTelegram, fake_whatsapp: FakeWhatsApp
+) -> Iterator[Harness]:
     env = channel_env(fake_telegram, fake_whatsapp)
-    settings = make_settings(**{k.removeprefix("TUTOR_").lower(): v for k, v in env.items()},
-                             send_max_attempts=3)
+    settings = make_settings(
+        **{k.removeprefix("TUTOR_").lower(): v for k, v in env.items()}, send_max_attempts=3
+    )
     harness = Harness(settings, fake_telegram, fake_whatsapp)
     yield harness
     harness.close()
@@ -33,11 +35,18 @@ def _outbox(harness: Harness) -> list[dict[str, object]]:
         return [dict(r._mapping) for r in connection.execute(select(outbox).order_by(outbox.c.id))]
 
 
-def test_429_is_retried_after_the_time_telegram_asks(harness: Harness,
-                                                     fake_telegram: FakeTelegram) -> None:
-    fake_telegram.inject(429, {"ok": False, "error_code": 429,
-                               "description": "Too Many Requests: retry after 1",
-                               "parameters": {"retry_after": 1}})
+def test_429_is_retried_after_the_time_telegram_asks(
+    harness: Harness, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.inject(
+        429,
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 1",
+            "parameters": {"retry_after": 1},
+        },
+    )
     texts = harness.telegram_says(601, "hi")
     assert len(texts) == 1 and texts[0].startswith("Hi! I'm your")
     calls = [r for r in fake_telegram.requests if r.path.endswith("/sendMessage")]
@@ -46,19 +55,29 @@ def test_429_is_retried_after_the_time_telegram_asks(harness: Harness,
     assert row["status"] == "sent" and row["attempts"] == 2
 
 
-def test_server_errors_back_off_and_then_succeed(harness: Harness,
-                                                 fake_telegram: FakeTelegram) -> None:
-    fake_telegram.inject(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"},
-                         times=2)
+def test_server_errors_back_off_and_then_succeed(
+    harness: Harness, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.inject(
+        502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}, times=2
+    )
     assert len(harness.telegram_says(602, "hi")) == 1
     assert _outbox(harness)[0]["attempts"] == 3
 
 
 def test_long_retry_after_is_left_to_the_sweeper_and_keeps_order(
-    harness: Harness, fake_telegram: FakeTelegram,
+    harness: Harness,
+    fake_telegram: FakeTelegram,
 ) -> None:
-    fake_telegram.inject(429, {"ok": False, "error_code": 429, "description": "slow down",
-                               "parameters": {"retry_after": 30}})
+    fake_telegram.inject(
+        429,
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "slow down",
+            "parameters": {"retry_after": 30},
+        },
+    )
     assert harness.telegram_says(603, "hi") == []
     assert harness.telegram_says(603, "help") == []  # waits behind the first reply
     rows = _outbox(harness)
@@ -79,24 +98,32 @@ def test_blocked_chat_is_a_dead_letter(harness: Harness, fake_telegram: FakeTele
     assert "PermanentSendError" in str(letters[0]["error"])
 
 
-def test_retries_give_up_after_the_last_attempt(harness: Harness,
-                                                fake_telegram: FakeTelegram) -> None:
+def test_retries_give_up_after_the_last_attempt(
+    harness: Harness, fake_telegram: FakeTelegram
+) -> None:
     fake_telegram.inject(500, {"ok": False, "error_code": 500, "description": "oops"}, times=3)
     assert harness.telegram_says(605, "hi") == []
     assert _outbox(harness)[0]["status"] == "dead"
 
 
-def test_whatsapp_outside_the_window_is_a_dead_letter(harness: Harness,
-                                                      fake_whatsapp: FakeWhatsApp) -> None:
+def test_whatsapp_outside_the_window_is_a_dead_letter(
+    harness: Harness, fake_whatsapp: FakeWhatsApp
+) -> None:
     fake_whatsapp.close_window("34611000111")
     assert harness.whatsapp_says("34611000111", "hola") == []
     letters = inbox_store.failed(harness.services.engine)
     assert "OutsideWindowError" in str(letters[0]["error"])
 
 
-@pytest.mark.parametrize(("attempt", "retry_after", "low", "high"), [
-    (1, None, 0.25, 0.5), (3, None, 1.0, 2.0), (10, None, 15.0, 30.0), (2, 7.0, 7.0, 7.0),
-    (2, 300.0, 30.0, 30.0),
-])
+@pytest.mark.parametrize(
+    ("attempt", "retry_after", "low", "high"),
+    [
+        (1, None, 0.25, 0.5),
+        (3, None, 1.0, 2.0),
+        (10, None, 15.0, 30.0),
+        (2, 7.0, 7.0, 7.0),
+        (2, 300.0, 30.0, 30.0),
+    ],
+)
 def test_backoff(attempt: int, retry_after: float | None, low: float, high: float) -> None:
     assert low <= backoff(attempt, 0.5, 30.0, retry_after) <= high

@@ -15,18 +15,36 @@ def test_fold() -> None:
     assert fold("  Estado   de  SUSCRIPCIÓN ") == "estado de suscripcion"
 
 
-@pytest.mark.parametrize(("text", "count", "expected"), [
-    ("2", 3, 1), (" 2. ", 3, 1), ("#1", 3, 0), ("4", 3, None), ("0", 3, None), ("two", 3, None),
-])
+@pytest.mark.parametrize(
+    ("text", "count", "expected"),
+    [
+        ("2", 3, 1),
+        (" 2. ", 3, 1),
+        ("#1", 3, 0),
+        ("4", 3, None),
+        ("0", 3, None),
+        ("two", 3, None),
+    ],
+)
 def test_parse_choice(text: str, count: int, expected: int | None) -> None:
     assert parse_choice(text, count) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("8am", "08:00"), ("8 pm", "20:00"), ("12am", "00:00"), ("12pm", "12:00"),
-    ("19:30", "19:30"), ("7.15pm", "19:15"), ("20h", "20:00"), ("25:00", None), ("13pm", None),
-    ("mañana", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("8am", "08:00"),
+        ("8 pm", "20:00"),
+        ("12am", "00:00"),
+        ("12pm", "12:00"),
+        ("19:30", "19:30"),
+        ("7.15pm", "19:15"),
+        ("20h", "20:00"),
+        ("25:00", None),
+        ("13pm", None),
+        ("mañana", None),
+    ],
+)
 def test_parse_clock(text: str, expected: str | None) -> None:
     assert parse_clock(text) == expected
 
@@ -47,7 +65,8 @@ def test_split_text_respects_the_limit_and_keeps_everything() -> None:
     chunks = split_text(text, 4096)
     assert all(0 < len(chunk) <= 4096 for chunk in chunks)
     assert "".join(chunks).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace(
-        "\n", "")
+        "\n", ""
+    )
     assert split_text("short", 10) == ["short"]
 
 

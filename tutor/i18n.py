@@ -11,7 +11,7 @@ from typing import Literal
 Lang = Literal["en", "es"]
 LANGUAGES: tuple[Lang, ...] = ("en", "es")
 
-CATALOG: dict[str, dict[Lang, str]] = {
+CATALOG: dict[str, dict[str, str]] = {
     "welcome": {
         "en": "Hi! I'm your Spanish and English tutor 👋\nWhich language do you want to practise?",
         "es": "¡Hola! Soy tu tutor de español e inglés 👋\n¿Qué idioma quieres practicar?",
@@ -138,7 +138,7 @@ LANGUAGE_NAMES_NATIVE: dict[Lang, str] = {"es": "Español", "en": "English"}
 def t(key: str, lang: str, **values: object) -> str:
     """The ``key`` sentence in ``lang`` (English when missing), filled with ``values``."""
     entry = CATALOG[key]
-    text = entry.get(lang if lang in LANGUAGES else "en") or entry["en"]  # type: ignore[call-overload]
+    text = entry.get(lang) or entry["en"]
     return text.format(**values) if values else text
 
 

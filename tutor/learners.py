@@ -168,7 +168,9 @@ def _append_to_session(
             document={"version": 1, "turns": [summary]},
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def close_idle_sessions(engine: Engine, idle: timedelta) -> int:

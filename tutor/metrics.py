@@ -71,11 +71,11 @@ def render(pending: Callable[[], dict[str, int]], multiproc_dir: str | None) -> 
     """The exposition text for ``/metrics``."""
     registry = CollectorRegistry()
     if multiproc_dir:
-        multiprocess.MultiProcessCollector(registry, path=multiproc_dir)
+        multiprocess.MultiProcessCollector(registry, path=multiproc_dir)  # type: ignore[no-untyped-call]
     else:
         from prometheus_client import REGISTRY
 
-        registry = REGISTRY  # type: ignore[assignment]
+        registry = REGISTRY
     depth = CollectorRegistry()
     depth.register(QueueDepthCollector(pending))
     return generate_latest(registry) + generate_latest(depth), CONTENT_TYPE_LATEST

@@ -62,7 +62,7 @@ def backoff(attempt: int, base: float, cap: float, retry_after: float | None) ->
     """Seconds before the next try: the platform's retry-after, else capped jittered doubling."""
     if retry_after is not None:
         return min(max(retry_after, 0.0), cap) if cap else max(retry_after, 0.0)
-    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+    return float(min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
 
 
 class Sender:

@@ -115,7 +115,7 @@ class DramatiqQueue:
         from dramatiq.middleware import AgeLimit, Retries, ShutdownNotifications, TimeLimit
 
         client = redis.Redis.from_url(redis_url, socket_connect_timeout=1.0, socket_timeout=10.0)
-        self._broker = RedisBroker(
+        self._broker = RedisBroker(  # type: ignore[no-untyped-call]
             client=client,
             namespace="tutor",
             heartbeat_timeout=heartbeat_timeout_ms,

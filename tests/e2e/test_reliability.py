@@ -42,8 +42,12 @@ def _env(fake_telegram: FakeTelegram, database_url: str, redis_url: str) -> dict
 
 
 def _post(stack: Stack, body: dict[str, object]) -> int:
-    response = httpx.post(f"{stack.url}/webhooks/telegram", json=body,
-                          headers={SECRET_HEADER: TELEGRAM_SECRET}, timeout=10)
+    response = httpx.post(
+        f"{stack.url}/webhooks/telegram",
+        json=body,
+        headers={SECRET_HEADER: TELEGRAM_SECRET},
+        timeout=10,
+    )
     return response.status_code
 
 
@@ -58,10 +62,12 @@ def _wait_until_all_sent(database_url: str, timeout: float = 60) -> None:
     try:
         while time.monotonic() < deadline:
             with engine.connect() as connection:
-                waiting = connection.execute(select(func.count()).select_from(inbox).where(
-                    inbox.c.status == "pending")).scalar_one()
-                waiting += connection.execute(select(func.count()).select_from(outbox).where(
-                    outbox.c.status == "pending")).scalar_one()
+                waiting = connection.execute(
+                    select(func.count()).select_from(inbox).where(inbox.c.status == "pending")
+                ).scalar_one()
+                waiting += connection.execute(
+                    select(func.count()).select_from(outbox).where(outbox.c.status == "pending")
+                ).scalar_one()
             if not waiting:
                 return
             time.sleep(0.2)
@@ -77,8 +83,9 @@ def own_redis() -> Iterator[RedisServer]:
         yield server
 
 
-def test_each_learners_messages_run_in_order(tmp_path: Path, pg_url: str, redis_url: str,
-                                             fake_telegram: FakeTelegram) -> None:
+def test_each_learners_messages_run_in_order(
+    tmp_path: Path, pg_url: str, redis_url: str, fake_telegram: FakeTelegram
+) -> None:
     learners = list(range(8101, 8107))
     per_learner = 8
     with Stack(_env(fake_telegram, pg_url, redis_url), tmp_path) as stack:
@@ -89,7 +96,9 @@ def test_each_learners_messages_run_in_order(tmp_path: Path, pg_url: str, redis_
         def learner_session(user: int) -> None:
             # The platform delivers one chat's messages in order, as fast as it can.
             for n in range(per_learner):
-                assert _post(stack, payloads.telegram_text(user, "help" if n % 2 else "menu")) == 200
+                assert (
+                    _post(stack, payloads.telegram_text(user, "help" if n % 2 else "menu")) == 200
+                )
 
         with ThreadPoolExecutor(max_workers=len(learners)) as pool:
             list(pool.map(learner_session, learners))
@@ -100,20 +109,31 @@ def test_each_learners_messages_run_in_order(tmp_path: Path, pg_url: str, redis_
         for user in learners:
             key = f"telegram:{user}"
             learner_id = connection.execute(
-                select(learners_table.c.id).where(learners_table.c.key == key)).scalar_one()
-            inbox_order = list(connection.execute(
-                select(turns.c.inbox_id).where(turns.c.learner_id == learner_id)
-                .order_by(turns.c.id)).scalars())
+                select(learners_table.c.id).where(learners_table.c.key == key)
+            ).scalar_one()
+            inbox_order = list(
+                connection.execute(
+                    select(turns.c.inbox_id)
+                    .where(turns.c.learner_id == learner_id)
+                    .order_by(turns.c.id)
+                ).scalars()
+            )
             assert inbox_order == sorted(inbox_order) and len(inbox_order) == per_learner
-            stored = [Reply.from_dict(reply).numbered_text() for reply in connection.execute(
-                select(outbox.c.reply).where(outbox.c.learner_key == key)
-                .order_by(outbox.c.id)).scalars()]
+            stored = [
+                Reply.from_dict(reply).numbered_text()
+                for reply in connection.execute(
+                    select(outbox.c.reply).where(outbox.c.learner_key == key).order_by(outbox.c.id)
+                ).scalars()
+            ]
             assert fake_telegram.sent_texts(user) == stored
     engine.dispose()
 
 
 def test_worker_killed_before_processing_still_answers_once(
-    tmp_path: Path, pg_url: str, redis_url: str, fake_telegram: FakeTelegram,
+    tmp_path: Path,
+    pg_url: str,
+    redis_url: str,
+    fake_telegram: FakeTelegram,
 ) -> None:
     with Stack(_env(fake_telegram, pg_url, redis_url), tmp_path) as stack:
         stack.start_web()
@@ -138,17 +158,22 @@ def test_worker_killed_before_processing_still_answers_once(
 
 
 def test_worker_killed_while_sending_delivers_after_restart(
-    tmp_path: Path, pg_url: str, redis_url: str, fake_telegram: FakeTelegram,
+    tmp_path: Path,
+    pg_url: str,
+    redis_url: str,
+    fake_telegram: FakeTelegram,
 ) -> None:
     with Stack(_env(fake_telegram, pg_url, redis_url), tmp_path) as stack:
         stack.start_web()
         worker = stack.start_worker()
         # The Bot API hangs on the next call: the worker is mid-send when it dies.
-        fake_telegram.inject(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"},
-                             delay=20)
+        fake_telegram.inject(
+            502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}, delay=20
+        )
         assert _post(stack, payloads.telegram_text(8301, "hi")) == 200
-        fake_telegram.wait_for(lambda requests: any("sendMessage" in r.path for r in requests),
-                               timeout=20)
+        fake_telegram.wait_for(
+            lambda requests: any("sendMessage" in r.path for r in requests), timeout=20
+        )
         stack.kill_worker(worker)
         fake_telegram.clear()
 
@@ -164,7 +189,10 @@ def test_worker_killed_while_sending_delivers_after_restart(
 
 
 def test_redis_outage_degrades_to_sql_and_loses_nothing(
-    tmp_path: Path, pg_url: str, own_redis: RedisServer, fake_telegram: FakeTelegram,
+    tmp_path: Path,
+    pg_url: str,
+    own_redis: RedisServer,
+    fake_telegram: FakeTelegram,
 ) -> None:
     with Stack(_env(fake_telegram, pg_url, own_redis.url), tmp_path) as stack:
         stack.start_web()

@@ -26,8 +26,12 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 @pytest.fixture(params=["sqlite-embedded", "postgres-redis"])
-def stack(request: pytest.FixtureRequest, tmp_path: Path, fake_telegram: FakeTelegram,
-          fake_whatsapp: FakeWhatsApp) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    fake_telegram: FakeTelegram,
+    fake_whatsapp: FakeWhatsApp,
+) -> Iterator[Stack]:
     env = {
         **channel_env(fake_telegram, fake_whatsapp),
         "TUTOR_SECRET_KEY": "e2e-secret",
@@ -46,10 +50,14 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, fake_telegram: FakeTel
         yield running
 
 
-def _post_telegram(stack: Stack, body: dict[str, object], secret: str = TELEGRAM_SECRET,
-                   ) -> httpx.Response:
-    return httpx.post(f"{stack.url}/webhooks/telegram", json=body,
-                      headers={SECRET_HEADER: secret}, timeout=10)
+def _post_telegram(
+    stack: Stack,
+    body: dict[str, object],
+    secret: str = TELEGRAM_SECRET,
+) -> httpx.Response:
+    return httpx.post(
+        f"{stack.url}/webhooks/telegram", json=body, headers={SECRET_HEADER: secret}, timeout=10
+    )
 
 
 def _inbox_rows(stack: Stack) -> int:
@@ -62,18 +70,25 @@ def _inbox_rows(stack: Stack) -> int:
 
 
 def test_telegram_and_whatsapp_learners_get_answers(
-    stack: Stack, fake_telegram: FakeTelegram, fake_whatsapp: FakeWhatsApp,
+    stack: Stack,
+    fake_telegram: FakeTelegram,
+    fake_whatsapp: FakeWhatsApp,
 ) -> None:
     assert _post_telegram(stack, payloads.telegram_text(7001, "/start")).status_code == 200
     fake_telegram.wait_for(lambda _: len(fake_telegram.sent_texts(7001)) >= 1, timeout=20)
     assert fake_telegram.sent_texts(7001)[0].startswith("Hi! I'm your Spanish and English tutor")
 
     raw = payloads.encode(payloads.whatsapp_text("5491122334455", "hola"))
-    response = httpx.post(f"{stack.url}/webhooks/whatsapp", content=raw,
-                          headers=payloads.whatsapp_headers(raw, WHATSAPP_APP_SECRET), timeout=10)
+    response = httpx.post(
+        f"{stack.url}/webhooks/whatsapp",
+        content=raw,
+        headers=payloads.whatsapp_headers(raw, WHATSAPP_APP_SECRET),
+        timeout=10,
+    )
     assert response.status_code == 200
-    fake_whatsapp.wait_for(lambda _: len(fake_whatsapp.sent_texts("5491122334455")) >= 1,
-                           timeout=20)
+    fake_whatsapp.wait_for(
+        lambda _: len(fake_whatsapp.sent_texts("5491122334455")) >= 1, timeout=20
+    )
     assert fake_whatsapp.sent_texts("5491122334455")[0].startswith("Hi! I'm your")
 
 
@@ -96,29 +111,50 @@ def test_bad_input_is_refused_and_stores_nothing(stack: Stack) -> None:
     missing = httpx.post(f"{stack.url}/webhooks/telegram", json=body, timeout=10)
     assert missing.status_code == 401
     raw = payloads.encode(payloads.whatsapp_text("34999", "hola"))
-    forged = httpx.post(f"{stack.url}/webhooks/whatsapp", content=raw, timeout=10, headers={
-        "Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + "0" * 64})
+    forged = httpx.post(
+        f"{stack.url}/webhooks/whatsapp",
+        content=raw,
+        timeout=10,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + "0" * 64},
+    )
     assert forged.status_code == 403
     assert _inbox_rows(stack) == 0
 
-    not_json = httpx.post(f"{stack.url}/webhooks/telegram", content=b"{nope",
-                          headers={SECRET_HEADER: TELEGRAM_SECRET}, timeout=10)
+    not_json = httpx.post(
+        f"{stack.url}/webhooks/telegram",
+        content=b"{nope",
+        headers={SECRET_HEADER: TELEGRAM_SECRET},
+        timeout=10,
+    )
     assert not_json.status_code == 400
     huge = json.dumps({"update_id": 1, "padding": "x" * 1_100_000}).encode()
-    too_big = httpx.post(f"{stack.url}/webhooks/telegram", content=huge,
-                         headers={SECRET_HEADER: TELEGRAM_SECRET}, timeout=10)
+    too_big = httpx.post(
+        f"{stack.url}/webhooks/telegram",
+        content=huge,
+        headers={SECRET_HEADER: TELEGRAM_SECRET},
+        timeout=10,
+    )
     assert too_big.status_code == 413
     unknown = _post_telegram(stack, {"update_id": 424242, "some_future_update": {"x": 1}})
     assert unknown.status_code == 200
     assert _inbox_rows(stack) == 0
     assert stack.web is not None and stack.web.poll() is None  # still serving
 
-    challenge = httpx.get(f"{stack.url}/webhooks/whatsapp", params={
-        "hub.mode": "subscribe", "hub.verify_token": WHATSAPP_VERIFY_TOKEN,
-        "hub.challenge": "1158201444"}, timeout=10)
+    challenge = httpx.get(
+        f"{stack.url}/webhooks/whatsapp",
+        params={
+            "hub.mode": "subscribe",
+            "hub.verify_token": WHATSAPP_VERIFY_TOKEN,
+            "hub.challenge": "1158201444",
+        },
+        timeout=10,
+    )
     assert challenge.status_code == 200 and challenge.text == "1158201444"
-    wrong = httpx.get(f"{stack.url}/webhooks/whatsapp", params={
-        "hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"}, timeout=10)
+    wrong = httpx.get(
+        f"{stack.url}/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"},
+        timeout=10,
+    )
     assert wrong.status_code == 403
 
 

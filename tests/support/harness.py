@@ -20,8 +20,12 @@ TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 class Harness:
     """Posts webhooks through the Flask app, drains the inbox, reads what the fakes received."""
 
-    def __init__(self, settings: Settings, telegram: FakeTelegram | None = None,
-                 whatsapp: FakeWhatsApp | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        telegram: FakeTelegram | None = None,
+        whatsapp: FakeWhatsApp | None = None,
+    ) -> None:
         self.settings = settings
         self.services: Services = build_services(settings)
         self.app = create_app(settings, self.services)

@@ -13,22 +13,28 @@ _update_ids = itertools.count(int(time.time()) % 1_000_000 * 100)
 _wamids = itertools.count(1)
 
 
-def telegram_text(user_id: int, text: str, *, update_id: int | None = None,
-                  language_code: str = "en") -> dict[str, Any]:
+def telegram_text(
+    user_id: int, text: str, *, update_id: int | None = None, language_code: str = "en"
+) -> dict[str, Any]:
     """A private-chat text message (a command when it starts with "/")."""
     message: dict[str, Any] = {
         "message_id": next(_update_ids) % 100_000,
-        "from": {"id": user_id, "is_bot": False, "first_name": "Ana",
-                 "language_code": language_code},
+        "from": {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": "Ana",
+            "language_code": language_code,
+        },
         "chat": {"id": user_id, "first_name": "Ana", "type": "private"},
         "date": int(time.time()),
         "text": text,
     }
     if text.startswith("/"):
-        message["entities"] = [{"offset": 0, "length": len(text.split()[0]),
-                                "type": "bot_command"}]
-    return {"update_id": update_id if update_id is not None else next(_update_ids),
-            "message": message}
+        message["entities"] = [{"offset": 0, "length": len(text.split()[0]), "type": "bot_command"}]
+    return {
+        "update_id": update_id if update_id is not None else next(_update_ids),
+        "message": message,
+    }
 
 
 def telegram_callback(user_id: int, data: str) -> dict[str, Any]:
@@ -41,7 +47,9 @@ def telegram_callback(user_id: int, data: str) -> dict[str, Any]:
             "chat_instance": "-1",
             "data": data,
             "message": {
-                "message_id": 1, "date": int(time.time()), "text": "menu",
+                "message_id": 1,
+                "date": int(time.time()),
+                "text": "menu",
                 "chat": {"id": user_id, "type": "private"},
                 "from": {"id": 1, "is_bot": True, "first_name": "tutor"},
             },
@@ -49,33 +57,46 @@ def telegram_callback(user_id: int, data: str) -> dict[str, Any]:
     }
 
 
-def whatsapp_text(wa_id: str, text: str, *, wamid: str | None = None,
-                  phone_number_id: str = "106540352242922",
-                  user_id: str | None = None) -> dict[str, Any]:
+def whatsapp_text(
+    wa_id: str,
+    text: str,
+    *,
+    wamid: str | None = None,
+    phone_number_id: str = "106540352242922",
+    user_id: str | None = None,
+) -> dict[str, Any]:
     """A Cloud API ``messages`` webhook carrying one text message."""
     contact: dict[str, Any] = {"profile": {"name": "Ana"}, "wa_id": wa_id}
     contact["user_id"] = user_id or f"US.{wa_id}"
     return {
         "object": "whatsapp_business_account",
-        "entry": [{
-            "id": "102290129340398",
-            "changes": [{
-                "field": "messages",
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": {"display_phone_number": "15550783881",
-                                 "phone_number_id": phone_number_id},
-                    "contacts": [contact],
-                    "messages": [{
-                        "from": wa_id,
-                        "id": wamid or f"wamid.TEST{next(_wamids):012d}",
-                        "timestamp": str(int(time.time())),
-                        "type": "text",
-                        "text": {"body": text},
-                    }],
-                },
-            }],
-        }],
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": phone_number_id,
+                            },
+                            "contacts": [contact],
+                            "messages": [
+                                {
+                                    "from": wa_id,
+                                    "id": wamid or f"wamid.TEST{next(_wamids):012d}",
+                                    "timestamp": str(int(time.time())),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
     }
 
 

@@ -44,8 +44,14 @@ class Stack:
         log = self.workdir / f"{name}-{len(self._logs)}.log"
         self._logs.append(log)
         with log.open("wb") as handle:
-            return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=handle,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=self.env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def start_web(self) -> None:
         self.web = self._spawn("web", [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")])
@@ -84,8 +90,11 @@ class Stack:
         self.workers.clear()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}"
-                         for log in self._logs if log.exists())
+        return "\n".join(
+            f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}"
+            for log in self._logs
+            if log.exists()
+        )
 
     def __enter__(self) -> Stack:
         return self
