@@ -146,6 +146,33 @@ class Template:
 
 
 @dataclass(frozen=True, slots=True)
+class Invoice:
+    """Something to pay for inside the chat.
+
+    ``currency`` ``"XTR"`` is Telegram Stars (whole Stars in ``amount``); other
+    currencies are minor units, paid through ``url`` (a payment link) where the
+    channel has no native invoice.
+    """
+
+    title: str
+    description: str
+    payload: str
+    currency: str
+    amount: int
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "description": self.description,
+            "payload": self.payload,
+            "currency": self.currency,
+            "amount": self.amount,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What the tutor says back: text, optionally numbered options, media refs.
 
@@ -158,6 +185,7 @@ class Reply:
     voice_url: str | None = None
     image_url: str | None = None
     template: Template | None = None
+    invoice: Invoice | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", nfc(self.text))
@@ -184,11 +212,13 @@ class Reply:
                 if self.template
                 else None
             ),
+            "invoice": self.invoice.to_dict() if self.invoice else None,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
         template = data.get("template")
+        invoice = data.get("invoice")
         return cls(
             text=data.get("text", ""),
             options=tuple(Option(o["key"], o["label"]) for o in data.get("options", [])),
@@ -199,6 +229,7 @@ class Reply:
                 if template
                 else None
             ),
+            invoice=Invoice(**invoice) if invoice else None,
         )
 
 

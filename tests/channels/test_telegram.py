@@ -519,3 +519,28 @@ def test_wait_for_sees_sends_from_another_thread(
         sender.join()
     with pytest.raises(TimeoutError):
         fake.wait_for(lambda requests: len(requests) > 1, timeout=0.2)
+
+
+def test_stars_invoice_is_sent_with_send_invoice(fake_telegram: FakeTelegram) -> None:
+    from tutor.messages import Invoice
+
+    invoice = Invoice("10 lessons", "Ten tutor lessons", "pack:10", "XTR", 49)
+    calls = render(Reply("Unlimited practice is 299 ⭐ a month.", invoice=invoice))
+    assert [method for method, _ in calls] == ["sendMessage", "sendInvoice"]
+    assert calls[1][1]["prices"] == [{"label": "10 lessons", "amount": 49}]
+    with httpx.Client() as http:
+        client = TelegramClient(fake_telegram.url, fake_telegram.token, http, 5.0)
+        assert len(client.send("77", Reply(invoice=invoice))) == 1
+    sent = fake_telegram.sent[-1]
+    assert sent.method == "sendInvoice"
+    assert sent.payload["currency"] == "XTR"
+    assert sent.payload["payload"] == "pack:10"
+
+
+def test_payment_link_invoice_is_a_text_link() -> None:
+    from tutor.messages import Invoice
+
+    invoice = Invoice("Monthly", "", "plan:monthly", "EUR", 999, url="https://pay.example/x")
+    assert render(Reply(invoice=invoice)) == [
+        ("sendMessage", {"text": "Monthly: https://pay.example/x"})
+    ]

@@ -590,3 +590,14 @@ def test_versioned_base_url_works(fake: FakeWhatsApp, http: httpx.Client) -> Non
     )
     assert client.send(PHONE, Reply(text="hola")) == ["wamid.fake000001"]
     assert fake.requests[0].path == f"/v23.0/{fake.phone_number_id}/messages"
+
+
+def test_invoice_goes_to_whatsapp_as_a_payment_link() -> None:
+    from tutor.messages import Invoice
+
+    invoice = Invoice("Monthly", "", "plan:monthly", "EUR", 999, url="https://pay.example/x")
+    bodies = render(Reply("Unlimited practice, monthly.", invoice=invoice), "34600000001")
+    assert [b["text"]["body"] for b in bodies] == [
+        "Unlimited practice, monthly.",
+        "Monthly: https://pay.example/x",
+    ]

@@ -137,6 +137,23 @@ class FakeTelegram(FakeServer):
         photo = [{"file_id": "photo-1", "width": 90, "height": 90}]
         return self._record("sendPhoto", params, {"photo": photo})
 
+    def _api_sendInvoice(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        prices = params.get("prices")
+        if not params.get("title") or not params.get("payload") or not params.get("currency"):
+            return _error(400, "Bad Request: title, payload and currency are required")
+        if not isinstance(prices, list) or not prices:
+            return _error(400, "Bad Request: prices must be non-empty")
+        if params["currency"] == "XTR" and (len(prices) != 1 or params.get("provider_token")):
+            return _error(400, "Bad Request: Stars invoices take one price and no provider")
+        invoice = {
+            "title": params["title"],
+            "description": params.get("description", ""),
+            "currency": params["currency"],
+            "total_amount": prices[0]["amount"],
+            "start_parameter": "",
+        }
+        return self._record("sendInvoice", params, {"invoice": invoice})
+
     def _api_answerCallbackQuery(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
         query_id = params.get("callback_query_id")
         if not query_id:

@@ -292,10 +292,20 @@ class TelegramClient:
         return _result(method, response)
 
     def set_webhook(
-        self, url: str, secret_token: str, allowed_updates: tuple[str, ...] = ALLOWED_UPDATES
+        self,
+        url: str,
+        secret_token: str,
+        allowed_updates: tuple[str, ...] = ALLOWED_UPDATES,
+        *,
+        drop_pending_updates: bool = False,
     ) -> bool:
         """Point Telegram at ``url``; it will send ``secret_token`` in the secret header."""
-        payload = {"url": url, "secret_token": secret_token, "allowed_updates": allowed_updates}
+        payload = {
+            "url": url,
+            "secret_token": secret_token,
+            "allowed_updates": allowed_updates,
+            "drop_pending_updates": drop_pending_updates,
+        }
         return bool(self.call("setWebhook", payload))
 
     def get_me(self) -> dict[str, Any]:

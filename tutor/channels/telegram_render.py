@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tutor.messages import Option, Reply, Template, split_text
+from tutor.messages import Invoice, Option, Reply, Template, split_text
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,26 @@ def render(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
         calls.append(("sendVoice", {"voice": reply.voice_url}))
     if reply.image_url:
         calls.append(("sendPhoto", {"photo": reply.image_url}))
+    if reply.invoice is not None:
+        calls.append(invoice_call(reply.invoice))
     return calls
+
+
+def invoice_call(invoice: Invoice) -> tuple[str, dict[str, Any]]:
+    """sendInvoice for Stars (and provider currencies); a payment link goes as text."""
+    if invoice.url and invoice.currency != "XTR":
+        return ("sendMessage", {"text": f"{invoice.title}: {invoice.url}"})
+    return (
+        "sendInvoice",
+        {
+            "title": invoice.title[:32],
+            "description": invoice.description[:255],
+            "payload": invoice.payload,
+            "currency": invoice.currency,
+            "prices": [{"label": invoice.title[:32], "amount": invoice.amount}],
+            "provider_token": "",
+        },
+    )
 
 
 def inline_keyboard(options: tuple[Option, ...]) -> dict[str, Any] | None:

@@ -32,6 +32,9 @@ def render(reply: Reply, to: str, *, list_button: str = "Choose") -> list[dict[s
         parts.append({"type": "audio", "audio": {"link": reply.voice_url}})
     if reply.image_url:
         parts.append({"type": "image", "image": {"link": reply.image_url}})
+    if reply.invoice is not None and reply.invoice.url:
+        # Native WhatsApp Pay exists only in India and Brazil: elsewhere, a payment link.
+        parts.append(_text(f"{reply.invoice.title}: {reply.invoice.url}"))
     return [{**envelope, **part} for part in parts]
 
 
