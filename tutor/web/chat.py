@@ -35,6 +35,9 @@ def page() -> str:
 
 @blueprint.post("/chat/api/messages")
 def send() -> tuple[Response, int]:
+    # JSON only: a cross-site form cannot send application/json without a CORS preflight.
+    if not request.is_json:
+        raise PayloadError("send application/json", status=415)
     body = read_json()
     if not isinstance(body, dict):
         raise PayloadError("expected a JSON object")
