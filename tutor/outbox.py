@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from tutor import logs
 from tutor.channels.base import ChannelAdapter
 from tutor.errors import PermanentSendError, RetryableSendError
 from tutor.inbox import add_dead_letter
@@ -114,6 +115,15 @@ class Sender:
 
     def _attempt(self, row: dict[str, Any]) -> float | None:
         """One try; None when finished with the row, else seconds until the next try."""
+        with logs.bound(
+            correlation_id=row["correlation_id"],
+            channel=row["channel"],
+            learner_key=row["learner_key"],
+            outbox_id=row["id"],
+        ):
+            return self._try(row)
+
+    def _try(self, row: dict[str, Any]) -> float | None:
         channel = Channel(row["channel"])
         adapter = self._channels.get(channel)
         attempt = row["attempts"] + 1
@@ -147,13 +157,21 @@ class Sender:
         except PermanentSendError as exc:
             self._dead(row, attempt, f"{type(exc).__name__}: {exc}")
             return None
+        sent_at = utcnow()
         self._update(
             row["id"],
             status="sent",
             attempts=attempt,
-            sent_at=utcnow(),
+            sent_at=sent_at,
             provider_message_ids=ids,
             error=None,
+        )
+        logger.info(
+            "reply sent",
+            extra={
+                "attempt": attempt,
+                "queued_ms": round((sent_at - row["created_at"]).total_seconds() * 1000, 1),
+            },
         )
         self._on_result(channel.value, "sent")
         return None

@@ -5,6 +5,7 @@ PostgreSQL with real Redis."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,3 +169,41 @@ def test_health_readiness_and_metrics(stack: Stack, fake_telegram: FakeTelegram)
     assert 'tutor_messages_in_total{channel="telegram"} 1.0' in text
     assert 'tutor_queue_depth{status="done"} 1.0' in text
     assert "tutor_webhook_seconds_bucket" in text
+
+
+def test_logs_follow_a_message_and_keep_its_contents_out(
+    stack: Stack, fake_telegram: FakeTelegram
+) -> None:
+    secret_word = "zanahoria-7788"
+    phone = "34655443322"
+    assert (
+        _post_telegram(stack, payloads.telegram_text(7005, f"hi {secret_word}")).status_code == 200
+    )
+    fake_telegram.wait_for(lambda _: len(fake_telegram.sent_texts(7005)) >= 1, timeout=20)
+    raw = payloads.encode(payloads.whatsapp_text(phone, secret_word))
+    headers = payloads.whatsapp_headers(raw, WHATSAPP_APP_SECRET)
+    assert (
+        httpx.post(
+            f"{stack.url}/webhooks/whatsapp", content=raw, headers=headers, timeout=10
+        ).status_code
+        == 200
+    )
+    time.sleep(1.5)
+    stack.stop()  # flush
+    records = []
+    for line in stack.logs().splitlines():
+        if line.startswith("{"):
+            records.append(json.loads(line))
+    accepted = [
+        r
+        for r in records
+        if r.get("message") == "message accepted" and r.get("channel") == "telegram"
+    ]
+    assert len(accepted) == 1
+    correlation = accepted[0]["correlation_id"]
+    trail = {r["message"] for r in records if r.get("correlation_id") == correlation}
+    assert {"message accepted", "message processed", "reply sent"} <= trail
+    text = stack.logs()
+    assert secret_word not in text
+    assert phone not in text
+    assert fake_telegram.token not in text
