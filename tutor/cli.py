@@ -14,6 +14,8 @@ import click
 from tutor.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from tutor.services import Services
     from tutor.settings import Settings
 
@@ -254,15 +256,28 @@ def inbox() -> None:
     """The durable inbox and its dead letters."""
 
 
+def _migrated_store(settings: Settings) -> Engine:
+    """The SQL store, refused with advice (not a traceback) before its first migration."""
+    from tutor import migrate
+    from tutor.db import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    if migrate.current(engine) is None:
+        engine.dispose()
+        raise click.ClickException(
+            "the database has no schema yet: run `tutor db upgrade` (or start `tutor serve`)"
+        )
+    return engine
+
+
 @inbox.command("failed")
 @click.option("--limit", default=50, show_default=True)
 def inbox_failed(limit: int) -> None:
     """List messages and replies that failed for good (dead letters)."""
     from tutor import inbox as inbox_store
-    from tutor.db import make_engine
 
     settings = _settings()
-    rows = inbox_store.failed(make_engine(settings.resolved_database_url), limit)
+    rows = inbox_store.failed(_migrated_store(settings), limit)
     if not rows:
         click.echo("no dead letters")
         return
@@ -277,8 +292,7 @@ def inbox_failed(limit: int) -> None:
 def inbox_stats() -> None:
     """Count inbox rows by status."""
     from tutor import inbox as inbox_store
-    from tutor.db import make_engine
 
     settings = _settings()
-    counts = inbox_store.counts(make_engine(settings.resolved_database_url))
+    counts = inbox_store.counts(_migrated_store(settings))
     click.echo("  ".join(f"{status}: {n}" for status, n in counts.items()))

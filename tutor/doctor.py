@@ -80,7 +80,7 @@ def _db_mode(settings: Settings) -> str:
     backend = make_url(settings.resolved_database_url).get_backend_name()
     return (
         f"embedded ({backend}, {settings.resolved_database_url.removeprefix('sqlite:///')})"
-        if settings.database_is_embedded and not settings.database_url
+        if settings.database_is_embedded
         else f"real ({backend})"
     )
 
@@ -94,7 +94,7 @@ def _database(settings: Settings) -> str:
     head = migrate.head()
     if current == head:
         return f"reachable, schema at head ({head})"
-    if settings.database_is_embedded and not settings.database_url:
+    if settings.database_is_embedded:  # any SQLite store is migrated when the service starts
         return f"reachable, schema {current or 'empty'} (migrated on start)"
     return f"reachable, schema {current or 'empty'} but head is {head}: run tutor db upgrade"
 

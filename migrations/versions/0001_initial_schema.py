@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import oracle, postgresql
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# Oracle's DateTime is DATE (whole seconds, no zone): keep the fraction and the offset.
+UTC_TIMESTAMP = sa.DateTime(timezone=True).with_variant(oracle.TIMESTAMP(timezone=True), "oracle")
 
 
 def upgrade() -> None:
@@ -32,7 +35,7 @@ def upgrade() -> None:
         sa.Column("learner_key", sa.String(length=160), nullable=False),
         sa.Column("error", sa.Text(), nullable=False),
         sa.Column("correlation_id", sa.String(length=32), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dead_letters")),
         sa.UniqueConstraint("source", "ref_id", name=op.f("uq_dead_letters_source_ref_id")),
     )
@@ -54,8 +57,8 @@ def upgrade() -> None:
         ),
         sa.Column("raw", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
         sa.Column("correlation_id", sa.String(length=32), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("received_at", UTC_TIMESTAMP, nullable=False),
+        sa.Column("processed_at", UTC_TIMESTAMP, nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox")),
         sa.UniqueConstraint(
@@ -76,7 +79,7 @@ def upgrade() -> None:
         "learner_leases",
         sa.Column("learner_key", sa.String(length=160), nullable=False),
         sa.Column("owner", sa.String(length=64), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", UTC_TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("learner_key", name=op.f("pk_learner_leases")),
     )
     op.create_table(
@@ -96,9 +99,9 @@ def upgrade() -> None:
         sa.Column(
             "state", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
         ),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
+        sa.Column("updated_at", UTC_TIMESTAMP, nullable=False),
+        sa.Column("last_inbound_at", UTC_TIMESTAMP, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_learners")),
         sa.UniqueConstraint("key", name=op.f("uq_learners_key")),
     )
@@ -113,9 +116,9 @@ def upgrade() -> None:
         sa.Column(
             "learner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_turn_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("started_at", UTC_TIMESTAMP, nullable=False),
+        sa.Column("last_turn_at", UTC_TIMESTAMP, nullable=False),
+        sa.Column("closed_at", UTC_TIMESTAMP, nullable=True),
         sa.Column(
             "document", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
         ),
@@ -148,15 +151,15 @@ def upgrade() -> None:
         ),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", UTC_TIMESTAMP, nullable=False),
         sa.Column(
             "provider_message_ids",
             sa.JSON().with_variant(postgresql.JSONB(), "postgresql"),
             nullable=True,
         ),
         sa.Column("correlation_id", sa.String(length=32), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
+        sa.Column("sent_at", UTC_TIMESTAMP, nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["inbox_id"], ["inbox.id"], name=op.f("fk_outbox_inbox_id_inbox")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
@@ -195,7 +198,7 @@ def upgrade() -> None:
         sa.Column(
             "reply", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
         ),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversations.id"],

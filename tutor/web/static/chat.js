@@ -7,6 +7,7 @@
   const status = document.getElementById("status");
   let lastId = 0;
   let polling = false;
+  let pollAgain = false;
 
   const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) +
     Math.random().toString(16).slice(2)).replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
@@ -52,27 +53,37 @@
     const response = await fetch(`/chat/api/messages?after=${lastId}`);
     if (!response.ok) return 0;
     const data = await response.json();
+    let shown = 0;
     for (const message of data.messages) {
+      if (message.id <= lastId) continue; // an overlapping fetch has shown it already
       bubble("tutor", message.text, message.options);
-      lastId = Math.max(lastId, message.id);
+      lastId = message.id;
+      shown++;
     }
-    return data.messages.length;
+    return shown;
   }
 
   async function poll(rounds) {
-    if (polling) return;
+    if (polling) {
+      // Sent while an earlier poll winds down: that poll must go round again for this reply.
+      pollAgain = true;
+      return;
+    }
     polling = true;
     try {
-      for (let round = 0; round < rounds; round++) {
-        const got = await fetchReplies();
-        if (got) { status.textContent = "online"; break; }
-        await new Promise((resolve) => setTimeout(resolve, 300));
-      }
-      // Replies can come in several messages: collect stragglers for a moment.
-      for (let round = 0; round < 3; round++) {
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await fetchReplies();
-      }
+      do {
+        pollAgain = false;
+        for (let round = 0; round < rounds; round++) {
+          const got = await fetchReplies();
+          if (got) { status.textContent = "online"; break; }
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+        // Replies can come in several messages: collect stragglers for a moment.
+        for (let round = 0; round < 3; round++) {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await fetchReplies();
+        }
+      } while (pollAgain);
     } finally {
       polling = false;
       status.textContent = "online";
