@@ -323,3 +323,35 @@ def test_inbox_failed_lists_a_dead_letter(
 
     stats = tutor("inbox", "stats", TUTOR_DATABASE_URL=sqlite_url)
     assert stats.stdout.strip() == "pending: 0  done: 1  failed: 0"
+
+
+def test_serve_stops_cleanly_on_sigterm(tutor: Tutor) -> None:
+    import signal
+    import time
+
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen(
+        [str(TUTOR), "serve", "--port", str(port)],
+        cwd=tutor.workdir,
+        env=tutor.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output

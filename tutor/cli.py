@@ -89,10 +89,19 @@ def serve(host: str, port: int, threads: int) -> None:
     scheduler = build_scheduler(services, blocking=False)
     scheduler.start()
     app = create_app(settings, services)
+    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="tutor")
+
+    def shutdown(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # leaves server.run() in the main thread, like Ctrl+C
+
+    signal.signal(signal.SIGTERM, shutdown)
     click.echo(f"tutor is running: chat with it at http://{host}:{port}/  (Ctrl+C stops)")
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="tutor")
+        server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.close()
         stop.set()
         scheduler.shutdown(wait=False)
         worker_thread.join(timeout=10)

@@ -78,8 +78,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must start with sqlite:///, postgresql+psycopg:// or oracle+oracledb://"
             )
-        if value.startswith("postgresql://") or value.startswith("postgres://"):
+        if value.startswith(("postgresql://", "postgres://")):
             raise ValueError("name the driver: postgresql+psycopg://…")
+        if value.startswith("oracle://"):
+            raise ValueError("name the driver: oracle+oracledb://…")
         return value
 
     @field_validator("redis_url")
