@@ -355,3 +355,13 @@ def test_serve_stops_cleanly_on_sigterm(tutor: Tutor) -> None:
             process.kill()
     assert process.returncode == 0, output
     assert "Traceback" not in output
+
+
+def test_set_webhook_defaults_to_the_public_url(tutor: Tutor, fake_telegram: FakeTelegram) -> None:
+    env = channel_env(fake_telegram, None)
+    result = tutor("telegram", "set-webhook", TUTOR_PUBLIC_URL="https://tutor.example.org/", **env)
+    assert result.returncode == 0, result.stderr
+    assert fake_telegram.webhook["url"] == "https://tutor.example.org/webhooks/telegram"
+    missing = tutor("telegram", "set-webhook", **env)
+    assert missing.returncode != 0
+    assert "TUTOR_PUBLIC_URL" in missing.stderr

@@ -227,13 +227,17 @@ def _telegram_client(settings: Settings) -> Any:
 
 
 @telegram.command("set-webhook")
-@click.argument("url")
+@click.argument("url", required=False)
 @click.option("--drop-pending", is_flag=True, help="Discard updates Telegram has queued.")
-def telegram_set_webhook(url: str, drop_pending: bool) -> None:
-    """Register URL (…/webhooks/telegram) with the bot's secret token."""
+def telegram_set_webhook(url: str | None, drop_pending: bool) -> None:
+    """Register URL (default: TUTOR_PUBLIC_URL + /webhooks/telegram) with the secret token."""
     from tutor.errors import ChannelError
 
     settings = _settings()
+    if url is None:
+        if not settings.public_url:
+            raise click.ClickException("give the URL or set TUTOR_PUBLIC_URL")
+        url = settings.public_url.rstrip("/") + "/webhooks/telegram"
     if settings.telegram_webhook_secret is None:
         raise click.ClickException("set TUTOR_TELEGRAM_WEBHOOK_SECRET first")
     if not url.startswith("https://"):
