@@ -60,6 +60,36 @@ class Settings(BaseSettings):
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_api_url: str = "https://graph.facebook.com/v23.0"
 
+    # Models (tutor/llm). Prices are US dollars per million input / output tokens.
+    groq_api_key: SecretStr | None = None
+    groq_base_url: str = "https://api.groq.com"
+    groq_model: str = "llama-3.3-70b-versatile"
+    groq_small_model: str = "llama-3.1-8b-instant"
+    groq_price_input: float = Field(default=0.59, ge=0)
+    groq_price_output: float = Field(default=0.79, ge=0)
+    groq_small_price_input: float = Field(default=0.05, ge=0)
+    groq_small_price_output: float = Field(default=0.08, ge=0)
+    groq_daily_requests: int = Field(default=14_400, ge=0)
+    groq_monthly_cap_usd: float = Field(default=50.0, ge=0)
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str = "https://api.anthropic.com"
+    anthropic_model: str = "claude-sonnet-4-6"
+    anthropic_price_input: float = Field(default=3.0, ge=0)
+    anthropic_price_output: float = Field(default=15.0, ge=0)
+    anthropic_daily_requests: int = Field(default=0, ge=0)  # 0: no daily quota
+    anthropic_monthly_cap_usd: float = Field(default=100.0, ge=0)
+    local_llm_base_url: str = ""
+    local_llm_api_key: SecretStr | None = None
+    local_llm_model: str = "llama3.1:8b"
+    llm_fast_timeout_seconds: float = Field(default=3.0, gt=0)
+    llm_strong_timeout_seconds: float = Field(default=20.0, gt=0)
+    llm_local_timeout_seconds: float = Field(default=15.0, gt=0)
+    llm_learner_monthly_cap_usd_free: float = Field(default=0.10, ge=0)
+    llm_learner_monthly_cap_usd_paid: float = Field(default=2.0, ge=0)
+    llm_cache_ttl_seconds: int = Field(default=24 * 3600, ge=0)
+    llm_breaker_failures: int = Field(default=5, ge=1)
+    llm_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+
     # Outbound sends
     send_timeout_seconds: float = Field(default=10.0, gt=0)
     send_max_attempts: int = Field(default=5, ge=1, le=20)
@@ -100,7 +130,10 @@ class Settings(BaseSettings):
                 raise ValueError("must be 1-256 characters from A-Z a-z 0-9 _ -")
         return value
 
-    @field_validator("telegram_api_url", "whatsapp_api_url")
+    @field_validator(
+        "telegram_api_url", "whatsapp_api_url", "groq_base_url", "anthropic_base_url",
+        "local_llm_base_url",
+    )
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
