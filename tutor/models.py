@@ -1,4 +1,4 @@
-"""SQL tables: learners, inbox, outbox, conversations, turns, dead letters, leases.
+"""SQL tables: learners, inbox, outbox, conversations, turns, dead letters, leases, LLM calls.
 
 One schema for SQLite, PostgreSQL and Oracle: JSON columns are native JSON on
 Oracle 21c+ (SQLAlchemy 2.1), JSONB on PostgreSQL and JSON text on SQLite;
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -182,4 +183,29 @@ learner_leases = Table(
     Column("learner_key", String(160), primary_key=True),
     Column("owner", String(64), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+llm_calls = Table(
+    "llm_calls",
+    metadata,
+    _id(),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # One id per provider call (or cache hit): a retried turn never records a call twice.
+    Column("request_id", String(64), nullable=False, unique=True),
+    Column("learner_key", String(160)),  # None for system work (nightly summaries)
+    Column("agent", String(32), nullable=False),
+    Column("task", String(16), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    # Floats in Python: SQLite has no decimal type, and cents of a cent need no Decimal.
+    Column("cost_usd", Numeric(12, 6, asdecimal=False), nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+    Column("cache", String(16), nullable=False),  # none | exact | semantic
+    Column("outcome", String(64), nullable=False),  # ok | an error class name
+    Index(None, "created_at"),
+    Index(None, "learner_key", "created_at"),
+    Index(None, "provider", "created_at"),
 )

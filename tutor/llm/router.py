@@ -25,10 +25,11 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from tutor.llm.cache import CachedAnswer, ResponseCache, SemanticCache, is_cacheable
 from tutor.llm.errors import (
     BadModelOutput,
     LLMError,
@@ -37,8 +38,9 @@ from tutor.llm.errors import (
     TierUnavailable,
 )
 from tutor.llm.language import guess_language
+from tutor.llm.ledger import Ledger, LedgerEntry
 from tutor.llm.outputs import parse_json
-from tutor.llm.prompts import prompt
+from tutor.llm.prompts import prompt, quote
 from tutor.llm.types import ChatMessage, Provider, ProviderRequest, ProviderResponse, Task, Tier
 
 logger = logging.getLogger(__name__)
@@ -150,20 +152,6 @@ class Budget(Protocol):
     def record(self, provider: str, learner_key: str | None, cost_usd: float) -> None: ...
 
 
-class AnswerStore(Protocol):
-    """Exact-match answers by key: request ids and normalised prompts."""
-
-    def get_text(self, key: str) -> str | None: ...
-
-    def put_text(self, key: str, text: str) -> None: ...
-
-
-class Recorder(Protocol):
-    """The cost ledger: one row per provider call or cache hit."""
-
-    def record_call(self, **entry: Any) -> None: ...
-
-
 class Router:
     """Answers LLMRequests from the best tier available right now."""
 
@@ -173,9 +161,9 @@ class Router:
         *,
         breaker: Breaker,
         budget: Budget,
-        answers: AnswerStore,
-        recorder: Recorder,
-        semantic: Any | None = None,
+        cache: ResponseCache,
+        ledger: Ledger,
+        semantic: SemanticCache | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         deadline_seconds: float = DEADLINE_SECONDS,
@@ -183,8 +171,8 @@ class Router:
         self.tiers = dict(tiers)
         self._breaker = breaker
         self._budget = budget
-        self._answers = answers
-        self._recorder = recorder
+        self._cache = cache
+        self._ledger = ledger
         self._semantic = semantic
         self._clock = clock
         self._sleep = sleep
@@ -208,14 +196,28 @@ class Router:
         """An answer for ``request``; the offline brain's when no model can give one."""
         started = self._clock()
         system, messages = build_messages(request)
-        remembered = self._answers.get_text(f"request:{request.request_id}")
+        remembered = self._cache.get(self._request_key(request))
         if remembered is not None:
             return self._cached(request, remembered, "request", started)
-        exact_key = exact_key_for(request, system, messages)
-        if exact_key is not None:
-            hit = self._answers.get_text(exact_key)
+        exact_key = None
+        if is_cacheable(request.personal, request.task):
+            exact_key = self._cache.key(
+                request.task, "any", "any", system, messages, request.language, request.level
+            )
+            hit = self._cache.get(exact_key)
             if hit is not None:
                 return self._remember(request, self._cached(request, hit, "exact", started))
+        semantic_bucket = f"{request.language}>{request.variables.get('explanation_language', '')}"
+        use_semantic = (
+            self._semantic is not None
+            and not request.personal
+            and request.task is Task.EXPLAIN
+            and request.schema is None
+        )
+        if use_semantic and self._semantic is not None:
+            found = self._semantic.lookup(request.learner_text, semantic_bucket, request.level)
+            if found is not None:
+                return self._remember(request, self._cached(request, found[0], "semantic", started))
         context_tokens = estimate_tokens(system) + sum(estimate_tokens(m.content) for m in messages)
         skipped: list[tuple[str, str]] = []
         for tier in self.chain(request, context_tokens):
@@ -227,8 +229,11 @@ class Router:
                 skipped.append((tier.value, type(exc).__name__))
                 continue
             result = replace(result, skipped=tuple(skipped))
+            answer = CachedAnswer(result.text, result.provider, result.model)
             if exact_key is not None:
-                self._answers.put_text(exact_key, result.text)
+                self._cache.put(exact_key, answer)
+            if use_semantic and self._semantic is not None:
+                self._semantic.store(request.learner_text, semantic_bucket, request.level, answer)
             return self._remember(request, result)
         return self._offline(request, started, tuple(skipped))
 
@@ -278,7 +283,6 @@ class Router:
                 self._sleep(random.uniform(0.05, 0.3))
                 continue
             cost = choice.cost(response.input_tokens, response.output_tokens)
-            self._budget.record(name, request.learner_key, cost)
             return LLMResult(
                 text=text,
                 tier=tier,
@@ -315,7 +319,11 @@ class Router:
             )
             raise
         self._breaker.record_success(name)
-        self._record(request, config, call.model, response, began, f"{attempt}", "ok")
+        fresh = self._record(request, config, call.model, response, began, f"{attempt}", "ok")
+        if fresh:  # a call already in the ledger was already counted against the budget
+            choice = config.model_for(request.task)
+            cost = choice.cost(response.input_tokens, response.output_tokens)
+            self._budget.record(name, request.learner_key, cost)
         return response
 
     def _validate(
@@ -369,20 +377,16 @@ class Router:
                 parsed = parse_json(text, request.schema)
             except (ValueError, ValidationError):
                 logger.error("offline brain produced invalid JSON", extra={"agent": request.agent})
-        self._recorder.record_call(
-            request_id=f"{request.request_id}:offline",
-            learner_key=request.learner_key,
-            agent=request.agent,
-            task=request.task.value,
-            tier=Tier.OFFLINE.value,
-            provider="offline",
-            model="offline",
-            input_tokens=0,
-            output_tokens=0,
-            cost_usd=0.0,
-            latency_ms=0.0,
-            cache="none",
-            outcome="ok",
+        self._ledger.record(
+            LedgerEntry(
+                request_id=f"{request.request_id}:offline",
+                learner_key=request.learner_key,
+                agent=request.agent,
+                task=request.task.value,
+                tier=Tier.OFFLINE.value,
+                provider="offline",
+                model="offline",
+            )
         )
         return LLMResult(
             text=text,
@@ -394,35 +398,42 @@ class Router:
             skipped=skipped,
         )
 
-    def _cached(self, request: LLMRequest, text: str, kind: str, started: float) -> LLMResult:
-        parsed = parse_json(text, request.schema) if request.schema is not None else None
-        self._recorder.record_call(
-            request_id=f"{request.request_id}:{kind}",
-            learner_key=request.learner_key,
-            agent=request.agent,
-            task=request.task.value,
-            tier="cache",
-            provider="cache",
-            model="cache",
-            input_tokens=0,
-            output_tokens=0,
-            cost_usd=0.0,
-            latency_ms=(self._clock() - started) * 1000,
-            cache=kind,
-            outcome="ok",
-        )
+    def _cached(
+        self, request: LLMRequest, answer: CachedAnswer, kind: str, started: float
+    ) -> LLMResult:
+        parsed = parse_json(answer.text, request.schema) if request.schema is not None else None
+        latency = (self._clock() - started) * 1000
+        if kind != "request":  # a replayed turn was recorded the first time round
+            self._ledger.record(
+                LedgerEntry(
+                    request_id=f"{request.request_id}:{kind}",
+                    learner_key=request.learner_key,
+                    agent=request.agent,
+                    task=request.task.value,
+                    tier="cache",
+                    provider=answer.provider,
+                    model=answer.model,
+                    latency_ms=int(latency),
+                    cache="exact" if kind == "exact" else "semantic",
+                )
+            )
         return LLMResult(
-            text=text,
+            text=answer.text,
             tier=Tier.FAST,
-            provider="cache",
-            model="cache",
+            provider=answer.provider,
+            model=answer.model,
             cache=kind,
-            latency_ms=(self._clock() - started) * 1000,
+            latency_ms=latency,
             parsed=parsed,
         )
 
+    def _request_key(self, request: LLMRequest) -> str:
+        return f"tutor:llm:request:{request.request_id}"
+
     def _remember(self, request: LLMRequest, result: LLMResult) -> LLMResult:
-        self._answers.put_text(f"request:{request.request_id}", result.text)
+        """Keep the answer under the request id: a redelivered turn is never paid twice."""
+        answer = CachedAnswer(result.text, result.provider, result.model)
+        self._cache.put(self._request_key(request), answer)
         return result
 
     def _record(
@@ -434,24 +445,26 @@ class Router:
         began: float,
         attempt: str,
         outcome: str,
-    ) -> None:
+    ) -> bool:
+        """One ledger row per provider call; False when this call id was already recorded."""
         choice = config.model_for(request.task)
         tokens_in = response.input_tokens if response else 0
         tokens_out = response.output_tokens if response else 0
-        self._recorder.record_call(
-            request_id=f"{request.request_id}:{config.tier.value}:{attempt}",
-            learner_key=request.learner_key,
-            agent=request.agent,
-            task=request.task.value,
-            tier=config.tier.value,
-            provider=config.provider.name,
-            model=model,
-            input_tokens=tokens_in,
-            output_tokens=tokens_out,
-            cost_usd=choice.cost(tokens_in, tokens_out) if response else 0.0,
-            latency_ms=(self._clock() - began) * 1000,
-            cache="none",
-            outcome=outcome,
+        return self._ledger.record(
+            LedgerEntry(
+                request_id=f"{request.request_id}:{config.tier.value}:{attempt}",
+                learner_key=request.learner_key,
+                agent=request.agent,
+                task=request.task.value,
+                tier=config.tier.value,
+                provider=config.provider.name,
+                model=model,
+                input_tokens=tokens_in,
+                output_tokens=tokens_out,
+                cost_usd=choice.cost(tokens_in, tokens_out) if response else 0.0,
+                latency_ms=int((self._clock() - began) * 1000),
+                outcome=outcome,
+            )
         )
 
 
@@ -470,33 +483,8 @@ def build_messages(request: LLMRequest) -> tuple[str, tuple[ChatMessage, ...]]:
     }
     system = prompt("tutor_system").render(**{k: values[k] for k in SYSTEM_VARIABLES})
     task = prompt(request.template).render(**values)
-    messages = (*request.history, ChatMessage("user", quote_for(request)))
+    messages = (*request.history, ChatMessage("user", quote(request.learner_text)))
     return f"{system}\n\n{task}", messages
-
-
-def quote_for(request: LLMRequest) -> str:
-    from tutor.llm.prompts import quote
-
-    return quote(request.learner_text)
-
-
-def exact_key_for(
-    request: LLMRequest,
-    system: str,
-    messages: tuple[ChatMessage, ...],
-) -> str | None:
-    """The exact-cache key, or None for personal requests (never shared between learners)."""
-    if request.personal:
-        return None
-    from tutor.llm.outputs import normalised_key
-
-    return "exact:" + normalised_key(
-        request.task.value,
-        request.language,
-        request.level,
-        system,
-        *(f"{m.role}:{m.content}" for m in messages),
-    )
 
 
 def estimate_tokens(text: str) -> int:
