@@ -265,6 +265,49 @@ def telegram_info() -> None:
 
 
 @main.group()
+def llm() -> None:
+    """Model routing: breakers, budgets, caches, costs."""
+
+
+def _router(settings: Settings) -> Any:
+    from tutor.llm.service import build_router
+
+    services = _services(settings)
+    return build_router(settings, services.redis, services.engine)
+
+
+@llm.command("status")
+def llm_status() -> None:
+    """Breaker states, budget use, cache hit rates, last errors."""
+    from tutor.llm.status import status_lines
+
+    settings = _settings()
+    for line in status_lines(_router(settings)):
+        click.echo(line)
+
+
+@llm.command("report")
+@click.option("--days", default=30, show_default=True, help="How far back.")
+@click.option(
+    "--by",
+    "group",
+    default="provider",
+    show_default=True,
+    type=click.Choice(["provider", "learner", "agent", "day", "tier"]),
+)
+def llm_report(days: int, group: str) -> None:
+    """Model cost and usage per provider, learner, agent, day or tier."""
+    from datetime import UTC, datetime, timedelta
+
+    from tutor.llm.status import report_lines
+
+    settings = _settings()
+    until = datetime.now(UTC)
+    for line in report_lines(_router(settings), until - timedelta(days=days), until, group):  # type: ignore[arg-type]
+        click.echo(line)
+
+
+@main.group()
 def inbox() -> None:
     """The durable inbox and its dead letters."""
 

@@ -34,6 +34,10 @@ PROCESSED = Counter(
 FAILED = Counter("tutor_messages_failed_total", "Processing attempts that failed", ["channel"])
 SENDS = Counter("tutor_sends_total", "Outbound sends by outcome", ["channel", "outcome"])
 HOT_ERRORS = Counter("tutor_hot_memory_errors_total", "Redis errors in the hot tier", ["op"])
+LLM_STORE_ERRORS = Counter(
+    "tutor_llm_store_errors_total", "Redis errors in the model router's breaker, budget, caches",
+    ["component", "op"],
+)
 ENQUEUE_ERRORS = Counter(
     "tutor_enqueue_errors_total", "Task queue hand-offs that failed (the sweeper re-drives)"
 )

@@ -80,7 +80,7 @@ class Ledger:
     """Reads and writes ``llm_calls``; every method is one short transaction."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self.engine = engine
 
     def record(self, entry: LedgerEntry) -> bool:
         """Store ``entry``; False when its ``request_id`` was already recorded."""
@@ -101,7 +101,7 @@ class Ledger:
             "outcome": entry.outcome,
         }
         try:
-            with self._engine.begin() as connection:
+            with self.engine.begin() as connection:
                 connection.execute(insert(llm_calls).values(**values))
         except IntegrityError:
             if self._seen(entry.request_id):
@@ -112,7 +112,7 @@ class Ledger:
     def _seen(self, request_id: str) -> bool:
         # Not SELECT EXISTS: Oracle before 23ai has no boolean expressions in a select list.
         query = select(llm_calls.c.id).where(llm_calls.c.request_id == request_id).limit(1)
-        with self._engine.connect() as connection:
+        with self.engine.connect() as connection:
             return connection.scalar(query) is not None
 
     def spend(
@@ -126,7 +126,7 @@ class Ledger:
             query = query.where(llm_calls.c.provider == provider)
         if learner_key is not None:
             query = query.where(llm_calls.c.learner_key == learner_key)
-        with self._engine.connect() as connection:
+        with self.engine.connect() as connection:
             return float(connection.scalar(query) or 0)
 
     def requests(self, *, provider: str, since: datetime) -> int:
@@ -136,7 +136,7 @@ class Ledger:
             llm_calls.c.cache == "none",
             llm_calls.c.created_at >= since,
         )
-        with self._engine.connect() as connection:
+        with self.engine.connect() as connection:
             return int(connection.scalar(query) or 0)
 
     def report(self, *, since: datetime, until: datetime, by: ReportBy) -> list[ReportRow]:
@@ -161,7 +161,7 @@ class Ledger:
             .execution_options(yield_per=1000)
         )
         groups: dict[str | None, _Totals] = {}
-        with self._engine.connect() as connection:
+        with self.engine.connect() as connection:
             for row in connection.execute(query):
                 key = _day(row.key) if by == "day" else row.key
                 groups.setdefault(key, _Totals()).add(row)

@@ -25,10 +25,11 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from tutor.llm.breaker import CircuitBreaker
+from tutor.llm.budget import Budget
 from tutor.llm.cache import CachedAnswer, ResponseCache, SemanticCache, is_cacheable
 from tutor.llm.errors import (
     BadModelOutput,
@@ -131,27 +132,6 @@ class LLMResult:
     skipped: tuple[tuple[str, str], ...] = ()  # (tier, reason) for tiers passed over
 
 
-class Breaker(Protocol):
-    def allow(self, provider: str) -> bool: ...
-
-    def record_success(self, provider: str) -> None: ...
-
-    def record_failure(
-        self,
-        provider: str,
-        *,
-        rate_limited: bool = False,
-        retry_after: float | None = None,
-        error: str | None = None,
-    ) -> None: ...
-
-
-class Budget(Protocol):
-    def check(self, provider: str, learner_key: str | None, plan: str) -> str | None: ...
-
-    def record(self, provider: str, learner_key: str | None, cost_usd: float) -> None: ...
-
-
 class Router:
     """Answers LLMRequests from the best tier available right now."""
 
@@ -159,7 +139,7 @@ class Router:
         self,
         tiers: Mapping[Tier, TierConfig],
         *,
-        breaker: Breaker,
+        breaker: CircuitBreaker,
         budget: Budget,
         cache: ResponseCache,
         ledger: Ledger,
@@ -169,11 +149,11 @@ class Router:
         deadline_seconds: float = DEADLINE_SECONDS,
     ) -> None:
         self.tiers = dict(tiers)
-        self._breaker = breaker
-        self._budget = budget
-        self._cache = cache
-        self._ledger = ledger
-        self._semantic = semantic
+        self.breaker = breaker
+        self.budget = budget
+        self.cache = cache
+        self.ledger = ledger
+        self.semantic = semantic
         self._clock = clock
         self._sleep = sleep
         self._deadline = deadline_seconds
@@ -196,26 +176,26 @@ class Router:
         """An answer for ``request``; the offline brain's when no model can give one."""
         started = self._clock()
         system, messages = build_messages(request)
-        remembered = self._cache.get(self._request_key(request))
+        remembered = self.cache.get(self._request_key(request))
         if remembered is not None:
             return self._cached(request, remembered, "request", started)
         exact_key = None
         if is_cacheable(request.personal, request.task):
-            exact_key = self._cache.key(
+            exact_key = self.cache.key(
                 request.task, "any", "any", system, messages, request.language, request.level
             )
-            hit = self._cache.get(exact_key)
+            hit = self.cache.get(exact_key)
             if hit is not None:
                 return self._remember(request, self._cached(request, hit, "exact", started))
         semantic_bucket = f"{request.language}>{request.variables.get('explanation_language', '')}"
         use_semantic = (
-            self._semantic is not None
+            self.semantic is not None
             and not request.personal
             and request.task is Task.EXPLAIN
             and request.schema is None
         )
-        if use_semantic and self._semantic is not None:
-            found = self._semantic.lookup(request.learner_text, semantic_bucket, request.level)
+        if use_semantic and self.semantic is not None:
+            found = self.semantic.lookup(request.learner_text, semantic_bucket, request.level)
             if found is not None:
                 return self._remember(request, self._cached(request, found[0], "semantic", started))
         context_tokens = estimate_tokens(system) + sum(estimate_tokens(m.content) for m in messages)
@@ -231,9 +211,9 @@ class Router:
             result = replace(result, skipped=tuple(skipped))
             answer = CachedAnswer(result.text, result.provider, result.model)
             if exact_key is not None:
-                self._cache.put(exact_key, answer)
-            if use_semantic and self._semantic is not None:
-                self._semantic.store(request.learner_text, semantic_bucket, request.level, answer)
+                self.cache.put(exact_key, answer)
+            if use_semantic and self.semantic is not None:
+                self.semantic.store(request.learner_text, semantic_bucket, request.level, answer)
             return self._remember(request, result)
         return self._offline(request, started, tuple(skipped))
 
@@ -249,9 +229,9 @@ class Router:
         if config is None:
             raise TierUnavailable("not configured")
         name = config.provider.name
-        if not self._breaker.allow(name):
+        if not self.breaker.allow(name):
             raise TierUnavailable("breaker open", provider=name)
-        refusal = self._budget.check(name, request.learner_key, request.plan)
+        refusal = self.budget.check(name, request.learner_key, request.plan)
         if refusal is not None:
             raise TierUnavailable(refusal, provider=name)
         choice = config.model_for(request.task)
@@ -306,7 +286,7 @@ class Router:
         try:
             response = config.provider.complete(call)
         except LLMError as exc:
-            self._breaker.record_failure(
+            self.breaker.record_failure(
                 name,
                 rate_limited=isinstance(exc, ProviderRateLimited),
                 retry_after=getattr(exc, "retry_after", None),
@@ -318,12 +298,12 @@ class Router:
                 extra={"provider": name, "task": request.task.value, "error": type(exc).__name__},
             )
             raise
-        self._breaker.record_success(name)
+        self.breaker.record_success(name)
         fresh = self._record(request, config, call.model, response, began, f"{attempt}", "ok")
         if fresh:  # a call already in the ledger was already counted against the budget
             choice = config.model_for(request.task)
             cost = choice.cost(response.input_tokens, response.output_tokens)
-            self._budget.record(name, request.learner_key, cost)
+            self.budget.record(name, request.learner_key, cost)
         return response
 
     def _validate(
@@ -377,7 +357,7 @@ class Router:
                 parsed = parse_json(text, request.schema)
             except (ValueError, ValidationError):
                 logger.error("offline brain produced invalid JSON", extra={"agent": request.agent})
-        self._ledger.record(
+        self.ledger.record(
             LedgerEntry(
                 request_id=f"{request.request_id}:offline",
                 learner_key=request.learner_key,
@@ -404,7 +384,7 @@ class Router:
         parsed = parse_json(answer.text, request.schema) if request.schema is not None else None
         latency = (self._clock() - started) * 1000
         if kind != "request":  # a replayed turn was recorded the first time round
-            self._ledger.record(
+            self.ledger.record(
                 LedgerEntry(
                     request_id=f"{request.request_id}:{kind}",
                     learner_key=request.learner_key,
@@ -433,7 +413,7 @@ class Router:
     def _remember(self, request: LLMRequest, result: LLMResult) -> LLMResult:
         """Keep the answer under the request id: a redelivered turn is never paid twice."""
         answer = CachedAnswer(result.text, result.provider, result.model)
-        self._cache.put(self._request_key(request), answer)
+        self.cache.put(self._request_key(request), answer)
         return result
 
     def _record(
@@ -450,7 +430,7 @@ class Router:
         choice = config.model_for(request.task)
         tokens_in = response.input_tokens if response else 0
         tokens_out = response.output_tokens if response else 0
-        return self._ledger.record(
+        return self.ledger.record(
             LedgerEntry(
                 request_id=f"{request.request_id}:{config.tier.value}:{attempt}",
                 learner_key=request.learner_key,
