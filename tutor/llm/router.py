@@ -158,6 +158,13 @@ class Router:
         self._sleep = sleep
         self._deadline = deadline_seconds
 
+    def close(self) -> None:
+        """Close the providers' HTTP connection pools."""
+        for config in self.tiers.values():
+            close = getattr(config.provider, "close", None)
+            if close is not None:
+                close()
+
     # Choosing ---------------------------------------------------------------
 
     def chain(self, request: LLMRequest, context_tokens: int) -> tuple[Tier, ...]:
