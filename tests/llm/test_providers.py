@@ -8,9 +8,11 @@ timeouts) and the translation of every failure into :mod:`tutor.llm.errors`.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -84,7 +86,8 @@ class Case:
 Closable = GroqProvider | AnthropicProvider | OpenAICompatibleProvider
 
 
-def _case(name: str, key: str = "") -> Iterator[Case]:
+@contextmanager
+def wired(name: str, key: str = "") -> Iterator[Case]:
     """Start the fake, build the provider against it; close both afterwards."""
     fake: ChatFake
     provider: Closable
@@ -112,7 +115,8 @@ PROVIDERS = ["groq", "anthropic", "local"]
 
 @pytest.fixture(params=PROVIDERS)
 def case(request: pytest.FixtureRequest) -> Iterator[Case]:
-    yield from _case(request.param)
+    with wired(request.param) as wired_case:
+        yield wired_case
 
 
 def _fails(
@@ -254,7 +258,7 @@ def test_5xx_raises_unavailable(case: Case, status: int) -> None:
 
 
 def test_anthropic_529_overloaded_raises_unavailable() -> None:
-    for case in _case("anthropic"):
+    with wired("anthropic") as case:
         assert isinstance(case.fake, FakeAnthropic)
         case.fake.overloaded()
 
@@ -292,7 +296,7 @@ def test_a_refused_connection_raises_unavailable() -> None:
 @pytest.mark.parametrize("name", PROVIDERS)
 def test_a_wrong_key_raises_rejected_without_the_key_in_the_message(name: str) -> None:
     wrong = "sk-wrong-key-that-must-stay-secret"
-    for case in _case(name, key=wrong):
+    with wired(name, key=wrong) as case:
         error = _fails(case, ProviderRejected)
         assert error.status == 401
         assert wrong not in str(error) and wrong not in repr(error)
@@ -304,6 +308,26 @@ def test_a_vendor_message_quoting_the_key_is_redacted(case: Case) -> None:
     error = _fails(case, ProviderRejected)
 
     assert "[redacted]" in str(error)
+
+
+def test_neither_the_provider_nor_the_sdk_logs_the_key(
+    case: Case, caplog: pytest.LogCaptureFixture
+) -> None:
+    case.fake.fail(401, f"Incorrect API key provided: {case.key}.")
+    with caplog.at_level(logging.DEBUG):
+        _fails(case, ProviderRejected)
+
+    assert "model call failed" in caplog.text
+    assert case.key not in caplog.text
+
+
+def test_ollamas_plain_error_string_is_kept() -> None:
+    with wired("local") as case:
+        case.fake.inject(404, {"error": 'model "llama9" not found, try pulling it first'})
+
+        error = _fails(case, ProviderRejected)
+
+    assert 'model "llama9" not found' in str(error)
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 422])

@@ -112,8 +112,13 @@ def _seconds_until(http_date: str) -> float:
 
 
 def _error_detail(body: object) -> tuple[str, str]:
-    """(type, message) from OpenAI's ``{"error": {...}}``, its unwrapped form, or Anthropic's."""
-    error = body.get("error", body) if isinstance(body, Mapping) else None
+    """(type, message) from OpenAI's ``{"error": {...}}``, its unwrapped form, or Anthropic's.
+
+    Ollama's native ``{"error": "model not found"}`` and plain-text bodies give their text.
+    """
+    error = body.get("error", body) if isinstance(body, Mapping) else body
+    if isinstance(error, str):
+        return "error", error[:_MAX_DETAIL]
     if not isinstance(error, Mapping):
         return "error", ""
     kind = error.get("type") or error.get("code") or "error"
