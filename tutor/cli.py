@@ -308,6 +308,42 @@ def llm_report(days: int, group: str) -> None:
 
 
 @main.group()
+def simulate() -> None:
+    """Simulations that answer planning questions."""
+
+
+@simulate.command("costs")
+@click.option("--learners", default=1000, show_default=True)
+@click.option("--days", default=30, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--fail-rate", default=0.0, show_default=True, help="Share of provider calls that fail."
+)
+@click.option(
+    "--redis-url",
+    default="",
+    help="A scratch Redis database (much faster than the embedded store).",
+)
+def simulate_costs(learners: int, days: int, seed: int, fail_rate: float, redis_url: str) -> None:
+    """Replay a month of learners through the real router with priced simulated providers."""
+    from tutor.llm import simulate as simulation
+
+    settings = _settings()
+    with click.progressbar(length=days, label="simulating days", file=sys.stderr) as bar:
+        report = simulation.run(
+            settings,
+            learners=learners,
+            days=days,
+            seed=seed,
+            fail_rate=fail_rate,
+            redis_url=redis_url,
+            progress=bar.update,
+        )
+    for line in report.lines():
+        click.echo(line)
+
+
+@main.group()
 def inbox() -> None:
     """The durable inbox and its dead letters."""
 

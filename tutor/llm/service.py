@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine
@@ -18,7 +19,7 @@ from tutor.llm.types import Provider, Task, Tier
 from tutor.settings import Settings
 
 
-def tier_configs(settings: Settings, providers: dict[Tier, Provider]) -> dict[Tier, TierConfig]:
+def tier_configs(settings: Settings, providers: Mapping[Tier, Provider]) -> dict[Tier, TierConfig]:
     """Model, prices and timeout for each configured tier."""
     configs: dict[Tier, TierConfig] = {}
     if Tier.FAST in providers:
@@ -63,7 +64,7 @@ def build_router(
     settings: Settings,
     client: Any,
     engine: Engine,
-    providers: dict[Tier, Provider] | None = None,
+    providers: Mapping[Tier, Provider] | None = None,
 ) -> Router:
     """The router for this process; opens no connection until the first request."""
     ledger = Ledger(engine)
