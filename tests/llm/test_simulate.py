@@ -28,8 +28,7 @@ def test_prices_drive_the_cost(make_settings: Callable[..., Settings], redis_url
     dear = simulate.run(
         make_settings(groq_price_input=5.9, groq_price_output=7.9),
         learners=10,
-        days=2,
-        redis_url=redis_url,
+        days=2,  # a fresh embedded store: nothing remembered from the run above
     )
     assert dear.turns == cheap.turns  # same seed, same traffic
     assert dear.cost_usd > 2 * cheap.cost_usd  # the strong tier's share is unchanged

@@ -177,9 +177,10 @@ def run(
     with tempfile.TemporaryDirectory(prefix="tutor-sim-", dir=scratch_root) as scratch:
         settings = simulated_settings(base, Path(scratch), redis_url)
         services = build_services(settings)
+        answers = random.Random(seed + 1)  # traffic stays the same whatever the providers do
         providers = {
-            Tier.FAST: SimulatedProvider("groq", rng, fail_rate),
-            Tier.STRONG: SimulatedProvider("anthropic", rng, fail_rate),
+            Tier.FAST: SimulatedProvider("groq", answers, fail_rate),
+            Tier.STRONG: SimulatedProvider("anthropic", answers, fail_rate),
         }
         router = build_router(settings, services.redis, services.engine, providers)
         try:
