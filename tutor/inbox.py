@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Integer, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tutor.messages import Inbound
@@ -24,6 +24,9 @@ class InboxRow:
     attempts: int
     correlation_id: str
     received_at: datetime
+
+
+_INSERT = insert(inbox)
 
 
 def accept(engine: Engine, inbound: Inbound, correlation_id: str, *, keep_raw: bool = True) -> bool:
@@ -41,38 +44,41 @@ def accept(engine: Engine, inbound: Inbound, correlation_id: str, *, keep_raw: b
     }
     try:
         with engine.begin() as connection:
-            connection.execute(insert(inbox).values(**values))
+            connection.execute(_INSERT, values)
     except IntegrityError:
         return False
     return True
 
 
-def next_pending(engine: Engine, learner_key: str) -> InboxRow | None:
-    """The learner's oldest unprocessed message."""
-    query = (
-        select(
-            inbox.c.id,
-            inbox.c.message,
-            inbox.c.raw,
-            inbox.c.attempts,
-            inbox.c.correlation_id,
-            inbox.c.received_at,
-        )
-        .where(inbox.c.learner_key == learner_key, inbox.c.status == "pending")
-        .order_by(inbox.c.id)
-        .limit(1)
-    )
+def pending(engine: Engine, learner_key: str, limit: int = 20) -> list[InboxRow]:
+    """The learner's oldest unprocessed messages, oldest first."""
     with engine.connect() as connection:
-        row = connection.execute(query).first()
-    if row is None:
-        return None
-    return InboxRow(
-        id=row.id,
-        inbound=Inbound.from_dict(row.message, raw=row.raw),
-        attempts=row.attempts,
-        correlation_id=row.correlation_id,
-        received_at=row.received_at,
+        rows = connection.execute(_PENDING, {"learner_key": learner_key, "limit": limit})
+        return [
+            InboxRow(
+                id=row.id,
+                inbound=Inbound.from_dict(row.message, raw=row.raw),
+                attempts=row.attempts,
+                correlation_id=row.correlation_id,
+                received_at=row.received_at,
+            )
+            for row in rows
+        ]
+
+
+_PENDING = (
+    select(
+        inbox.c.id,
+        inbox.c.message,
+        inbox.c.raw,
+        inbox.c.attempts,
+        inbox.c.correlation_id,
+        inbox.c.received_at,
     )
+    .where(inbox.c.learner_key == bindparam("learner_key"), inbox.c.status == "pending")
+    .order_by(inbox.c.id)
+    .limit(bindparam("limit", type_=Integer, literal_execute=True))
+)
 
 
 def has_pending(engine: Engine, learner_key: str) -> bool:

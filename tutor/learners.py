@@ -89,6 +89,9 @@ def turn_summary(
     }
 
 
+_TURN_INSERT = insert(turns)
+
+
 def save_turn(
     connection: Connection,
     *,
@@ -118,15 +121,16 @@ def save_turn(
     summary = turn_summary(agent, inbound_doc, replies, now)
     conversation_id = _append_to_session(connection, learner.id, summary, now, idle)
     connection.execute(
-        insert(turns).values(
-            learner_id=learner.id,
-            conversation_id=conversation_id,
-            inbox_id=inbox_id,
-            agent=agent,
-            inbound=inbound_doc,
-            reply=replies,
-            created_at=now,
-        )
+        _TURN_INSERT,
+        {
+            "learner_id": learner.id,
+            "conversation_id": conversation_id,
+            "inbox_id": inbox_id,
+            "agent": agent,
+            "inbound": inbound_doc,
+            "reply": replies,
+            "created_at": now,
+        },
     )
     return summary
 

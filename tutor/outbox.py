@@ -42,21 +42,25 @@ def add(
 ) -> None:
     """Queue ``replies`` inside the caller's transaction."""
     now = utcnow()
-    for reply in replies:
+    for reply in replies:  # one by one: ids must follow the replies' order
         connection.execute(
-            insert(outbox).values(
-                inbox_id=inbox_id,
-                learner_key=learner_key,
-                channel=channel.value,
-                chat_id=chat_id,
-                reply=reply.to_dict(),
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                correlation_id=correlation_id,
-                created_at=now,
-            )
+            _INSERT,
+            {
+                "inbox_id": inbox_id,
+                "learner_key": learner_key,
+                "channel": channel.value,
+                "chat_id": chat_id,
+                "reply": reply.to_dict(),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "correlation_id": correlation_id,
+                "created_at": now,
+            },
         )
+
+
+_INSERT = insert(outbox)
 
 
 def backoff(attempt: int, base: float, cap: float, retry_after: float | None) -> float:

@@ -63,16 +63,17 @@ class Worker:
             stuck = False
             try:
                 renewed = time.monotonic()
-                while (row := inbox.next_pending(engine, learner_key)) is not None:
-                    if not self._process(row):
-                        stuck = True
-                        break
-                    processed += 1
-                    if time.monotonic() - renewed > self.settings.learner_lease_seconds / 3:
-                        leases.acquire(
-                            engine, learner_key, owner, self.settings.learner_lease_seconds
-                        )
-                        renewed = time.monotonic()
+                while not stuck and (batch := inbox.pending(engine, learner_key)):
+                    for row in batch:
+                        if not self._process(row):
+                            stuck = True
+                            break
+                        processed += 1
+                        if time.monotonic() - renewed > self.settings.learner_lease_seconds / 3:
+                            leases.acquire(
+                                engine, learner_key, owner, self.settings.learner_lease_seconds
+                            )
+                            renewed = time.monotonic()
                 delivered = self.sender.deliver(learner_key)
             finally:
                 leases.release(engine, learner_key, owner)
