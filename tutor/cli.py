@@ -270,10 +270,7 @@ def llm() -> None:
 
 
 def _router(settings: Settings) -> Any:
-    from tutor.llm.service import build_router
-
-    services = _services(settings)
-    return build_router(settings, services.redis, services.engine)
+    return _services(settings).router
 
 
 @llm.command("status")

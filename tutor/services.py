@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import redis
@@ -26,6 +26,9 @@ from tutor.db import make_engine
 from tutor.messages import Channel
 from tutor.queue import DramatiqQueue, EmbeddedQueue, TaskQueue
 from tutor.settings import Settings
+
+if TYPE_CHECKING:
+    from tutor.llm.router import Router
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +43,20 @@ class Services:
     http: httpx.Client
     channels: dict[Channel, ChannelAdapter] = field(default_factory=dict)
     metrics_dir: str | None = None
+    _router: Router | None = None
+
+    @property
+    def router(self) -> Router:
+        """The model router, built on first use (web processes never need it)."""
+        if self._router is None:
+            from tutor.llm.service import build_router
+
+            self._router = build_router(self.settings, self.redis, self.engine)
+        return self._router
 
     def close(self) -> None:
+        if self._router is not None:
+            self._router.close()
         self.queue.close()
         self.http.close()
         self.engine.dispose()
