@@ -20,7 +20,7 @@ import redis
 from sqlalchemy import Engine
 
 from memory.hot import HotMemory
-from tutor import metrics, migrate
+from tutor import metrics
 from tutor.channels.base import ChannelAdapter
 from tutor.db import make_engine
 from tutor.messages import Channel
@@ -126,6 +126,8 @@ def build_services(
     """
     engine = make_engine(settings.resolved_database_url)
     if migrate_embedded and settings.database_is_embedded:
+        from tutor import migrate  # Alembic only where the embedded store needs it
+
         with _migration_lock(Path(settings.var_dir)):
             migrate.upgrade(engine)
     client = _redis_client(settings)
