@@ -24,6 +24,7 @@ lint:
 bench:
 	$(BOOTSTRAP) test
 	$(VENV)/bin/python -m bench
+	$(VENV)/bin/python -m bench.models
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache build dist
