@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from pydantic import SecretStr
 
 from tests.support.services import PostgresServer, RedisServer
 from tutor import migrate
@@ -94,8 +95,8 @@ def router_overhead(calls: int) -> list[Timing]:
             _env_file=None,
             database_url=pg.url,
             redis_url=redis_server.url,
-            groq_api_key="bench",
-            anthropic_api_key="bench",
+            groq_api_key=SecretStr("bench"),
+            anthropic_api_key=SecretStr("bench"),
         )
         client = redis.Redis.from_url(redis_server.url)
         providers = {Tier.FAST: InstantProvider("groq"), Tier.STRONG: InstantProvider("anthropic")}
@@ -142,11 +143,21 @@ def router_overhead(calls: int) -> list[Timing]:
     ]
 
 
-def cost_simulation(learners: int, days: int) -> tuple[simulate.SimulationReport, float]:
+#: A deployment on paid provider plans: no daily request quota, caps sized for the traffic.
+PAID_PLAN_LIMITS: dict[str, Any] = {
+    "groq_daily_requests": 0,
+    "groq_monthly_cap_usd": 5000.0,
+    "anthropic_monthly_cap_usd": 5000.0,
+}
+
+
+def cost_simulation(
+    learners: int, days: int, limits: dict[str, Any]
+) -> tuple[simulate.SimulationReport, float]:
     with RedisServer() as redis_server:
         started = time.monotonic()
         report = simulate.run(
-            Settings(_env_file=None),  # type: ignore[call-arg]
+            Settings(_env_file=None, **limits),  # type: ignore[call-arg]
             learners=learners,
             days=days,
             redis_url=redis_server.url,
@@ -154,10 +165,21 @@ def cost_simulation(learners: int, days: int) -> tuple[simulate.SimulationReport
         return report, time.monotonic() - started
 
 
+def _verdicts(report: simulate.SimulationReport) -> list[str]:
+    share = report.fast_or_cache_share
+    cost = report.cost_per_active_learner_month
+    return [
+        f"- At least 80 % of turns on the fast tier or the cache: "
+        f"{'**met**' if share >= 0.8 else '**missed**'} ({share:.1%}).",
+        f"- Under $0.50 per active text-only learner per month: "
+        f"{'**met**' if cost < 0.5 else '**missed**'} (${cost:.3f}).",
+    ]
+
+
 def render(
     timings: list[Timing],
-    report: simulate.SimulationReport,
-    seconds: float,
+    paid: tuple[simulate.SimulationReport, float],
+    defaults: tuple[simulate.SimulationReport, float],
     learners: int,
     days: int,
     calls: int,
@@ -186,26 +208,36 @@ def render(
             f"| {timing.path} | {timing.p50_ms:.2f} | {timing.p95_ms:.2f} | "
             f"{timing.p99_ms:.2f} | {target} | {timing.verdict} |"
         )
-    share = report.fast_or_cache_share
-    cost = report.cost_per_active_learner_month
+    limits = ", ".join(f"`TUTOR_{k.upper()}={v:g}`" for k, v in PAID_PLAN_LIMITS.items())
     lines += [
         "",
         "## Cost simulation",
         "",
         f"**Command:** `tutor simulate costs --learners {learners} --days {days} "
-        "--redis-url redis://…` (here with a private Redis; "
-        f"{seconds / 60:.1f} minutes). Prices are the defaults in `tutor/settings.py` "
-        "(Groq llama-3.3-70b $0.59/$0.79, llama-3.1-8b $0.05/$0.08, Claude Sonnet $3/$15 per "
-        "million tokens in/out); the message mix is in `tutor/llm/simulate.py`.",
+        "--redis-url redis://…` (here with a private Redis). Prices are the defaults in "
+        "`tutor/settings.py` (Groq llama-3.3-70b $0.59/$0.79, llama-3.1-8b $0.05/$0.08, "
+        "Claude Sonnet $3/$15 per million tokens in/out); the message mix is in "
+        "`tutor/llm/simulate.py`.",
+        "",
+        f"### On paid provider plans ({limits}; {paid[1] / 60:.1f} minutes)",
         "",
         "```",
-        *report.lines(),
+        *paid[0].lines(),
         "```",
         "",
-        f"- At least 80 % of turns on the fast tier or the cache: "
-        f"{'**met**' if share >= 0.8 else '**missed**'} ({share:.1%}).",
-        f"- Under $0.50 per active text-only learner per month: "
-        f"{'**met**' if cost < 0.5 else '**missed**'} (${cost:.3f}).",
+        *_verdicts(paid[0]),
+        "",
+        f"### With the default limits ({defaults[1] / 60:.1f} minutes)",
+        "",
+        "The defaults are sized for a small deployment: Groq's free-tier quota of 14,400 "
+        "requests a day and monthly caps of $50 (Groq) and $100 (Anthropic). At this size "
+        "the budgets do their job: once a quota or cap is spent the router moves down a tier "
+        "instead of spending more, ending at the offline brain. Set the limits to your "
+        "provider plan before going live.",
+        "",
+        "```",
+        *defaults[0].lines(),
+        "```",
         "",
     ]
     return "\n".join(lines)
@@ -220,9 +252,11 @@ def main() -> None:
     timings = router_overhead(args.calls)
     for timing in timings:
         print(f"{timing.path}: p50 {timing.p50_ms:.2f} p95 {timing.p95_ms:.2f} ms")
-    report, seconds = cost_simulation(args.learners, args.days)
-    print("\n".join(report.lines()))
-    DOC.write_text(render(timings, report, seconds, args.learners, args.days, args.calls))
+    paid = cost_simulation(args.learners, args.days, PAID_PLAN_LIMITS)
+    print("\n".join(paid[0].lines()))
+    defaults = cost_simulation(args.learners, args.days, {})
+    print("\n".join(defaults[0].lines()))
+    DOC.write_text(render(timings, paid, defaults, args.learners, args.days, args.calls))
     print(f"wrote {DOC.relative_to(ROOT)}")
 
 

@@ -341,6 +341,52 @@ def simulate_costs(learners: int, days: int, seed: int, fail_rate: float, redis_
 
 
 @main.group()
+def curriculum() -> None:
+    """Curricula: check and list them."""
+
+
+@curriculum.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def curriculum_validate(files: tuple[str, ...]) -> None:
+    """Check curriculum YAML FILES; every problem is printed with its line."""
+    from agents.curriculum import MINIMUMS, CurriculumError, load
+
+    failed = False
+    for name in files:
+        try:
+            loaded = load(Path(name))
+        except CurriculumError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(f"{name}: {problem}", err=True)
+            continue
+        counts = loaded.counts()
+        short = [f"{k} {counts[k]} < {v}" for k, v in MINIMUMS.items() if counts[k] < v]
+        summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+        if short:
+            failed = True
+            click.echo(f"{name}: valid but short of the minimum: {'; '.join(short)}", err=True)
+        else:
+            click.echo(f"{name}: ok ({loaded.id} v{loaded.version}: {summary})")
+    sys.exit(1 if failed else 0)
+
+
+@curriculum.command("list")
+def curriculum_list() -> None:
+    """The curricula that ship with the service."""
+    from agents.curriculum import CurriculumError, load, shipped
+
+    for path in shipped():
+        try:
+            loaded = load(path)
+        except CurriculumError as exc:
+            click.echo(f"{path.name}: INVALID ({len(exc.problems)} problems)")
+            continue
+        counts = ", ".join(f"{n} {k}" for k, n in loaded.counts().items())
+        click.echo(f"{loaded.id} v{loaded.version} ({loaded.target_language}): {counts}")
+
+
+@main.group()
 def inbox() -> None:
     """The durable inbox and its dead letters."""
 

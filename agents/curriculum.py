@@ -1,0 +1,257 @@
+"""Curricula: the versioned YAML that says what a learner studies, validated on load.
+
+The format is documented in ``docs/CURRICULUM.md``. :func:`load` parses a file
+and validates it against the models below; every problem is reported with
+the line it sits on, so ``tutor curriculum validate FILE`` can point at it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Language = Literal["es", "en"]
+Level = Literal["A1", "A2", "B1", "B2", "C1"]
+PartOfSpeech = Literal[
+    "noun",
+    "verb",
+    "adjective",
+    "adverb",
+    "pronoun",
+    "preposition",
+    "conjunction",
+    "determiner",
+    "interjection",
+    "numeral",
+    "phrase",
+]
+Localised = dict[str, str]
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _nfc(value: Any) -> Any:
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value.strip())
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VocabularyItem(_Model):
+    lemma: str = Field(min_length=1)
+    pos: PartOfSpeech
+    gender: Literal["m", "f"] | None = None
+    translations: Localised
+    example: str = Field(min_length=3)
+    example_translation: Localised
+
+    _normalise = field_validator("lemma", "example", mode="before")(_nfc)
+
+
+class Pattern(_Model):
+    match: str
+    correction: str
+    category: str = Field(pattern=_CODE.pattern)
+    note: Localised
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value, re.IGNORECASE)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+
+class GrammarPoint(_Model):
+    id: str = Field(pattern=_ID.pattern)
+    title: Localised
+    explanation: Localised
+    examples: list[str] = Field(min_length=1)
+    targets: list[str] = Field(min_length=1)
+    patterns: list[Pattern] = []
+
+
+class Scenario(_Model):
+    id: str = Field(pattern=_ID.pattern)
+    title: Localised
+    setting: Localised
+    goal: Localised
+    opening: str = Field(min_length=2)
+    functions: list[str] = Field(min_length=1)
+    sample_turns: list[str] = Field(min_length=1)
+
+
+class Drill(_Model):
+    id: str = Field(pattern=_ID.pattern)
+    sentence: str = Field(min_length=3)
+    sounds: list[str] = Field(min_length=1)
+    minimal_pairs: list[tuple[str, str]] = []
+    tip: Localised
+
+
+class Unit(_Model):
+    id: str = Field(pattern=_ID.pattern)
+    title: Localised
+    vocabulary: list[VocabularyItem] = []
+    grammar: list[GrammarPoint] = []
+    scenarios: list[Scenario] = []
+    drills: list[Drill] = []
+
+
+class LevelBlock(_Model):
+    code: Level
+    units: list[Unit] = Field(min_length=1)
+
+
+class Curriculum(_Model):
+    id: str = Field(pattern=_ID.pattern)
+    version: int = Field(ge=1)
+    title: str
+    target_language: Language
+    explanation_languages: list[Language] = Field(min_length=1)
+    levels: list[LevelBlock] = Field(min_length=1)
+
+    def units(self) -> Iterator[Unit]:
+        for level in self.levels:
+            yield from level.units
+
+    def counts(self) -> dict[str, int]:
+        units = list(self.units())
+        return {
+            "units": len(units),
+            "vocabulary": sum(len(u.vocabulary) for u in units),
+            "grammar": sum(len(u.grammar) for u in units),
+            "scenarios": sum(len(u.scenarios) for u in units),
+            "drills": sum(len(u.drills) for u in units),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    line: int | None
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        at = f"line {self.line}" if self.line else "file"
+        return f"{at}: {self.where}: {self.message}" if self.where else f"{at}: {self.message}"
+
+
+class CurriculumError(ValueError):
+    """The file is not a valid curriculum; ``problems`` say where and why."""
+
+    def __init__(self, path: str, problems: list[Problem]) -> None:
+        super().__init__(f"{path}: " + "; ".join(str(p) for p in problems[:5]))
+        self.problems = problems
+
+
+def consistency(curriculum: Curriculum) -> list[tuple[tuple[Any, ...], str]]:
+    """Rules across the file (unique ids and lemmas, genders, translations), with locations."""
+    found: list[tuple[tuple[Any, ...], str]] = []
+    seen_ids: set[str] = set()
+    seen_lemmas: set[str] = set()
+    languages = set(curriculum.explanation_languages)
+    for li, level in enumerate(curriculum.levels):
+        for ui, unit in enumerate(level.units):
+            where = ("levels", li, "units", ui)
+            things: list[tuple[tuple[Any, ...], str]] = [(where, unit.id)]
+            for kind in ("grammar", "scenarios", "drills"):
+                things += [((*where, kind, n), x.id) for n, x in enumerate(getattr(unit, kind))]
+            for loc, ident in things:
+                if ident in seen_ids:
+                    found.append(((*loc, "id"), f"id {ident!r} is used twice"))
+                seen_ids.add(ident)
+            for vi, item in enumerate(unit.vocabulary):
+                loc = (*where, "vocabulary", vi)
+                if item.lemma.casefold() in seen_lemmas:
+                    found.append(((*loc, "lemma"), f"lemma {item.lemma!r} appears twice"))
+                seen_lemmas.add(item.lemma.casefold())
+                if curriculum.target_language == "es" and item.pos == "noun" and not item.gender:
+                    found.append((loc, f"Spanish noun {item.lemma!r} needs a gender (m or f)"))
+                for name in ("translations", "example_translation"):
+                    missing = languages - set(getattr(item, name))
+                    if missing:
+                        found.append(((*loc, name), f"no {sorted(missing)} text"))
+    return found
+
+
+def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _lines(value, (*path, key.value), out)
+            out[(*path, key.value)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _lines(item, (*path, index), out)
+
+
+def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def parse(text: str, path: str = "<text>") -> Curriculum:
+    """Validate curriculum YAML; :class:`CurriculumError` lists each problem with its line."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise CurriculumError(path, [Problem(line, "", f"not valid YAML: {exc}")]) from exc
+    if not isinstance(data, dict) or node is None:
+        raise CurriculumError(path, [Problem(1, "", "the file must be a YAML mapping")])
+    lines: dict[tuple[Any, ...], int] = {}
+    _lines(node, (), lines)
+    try:
+        curriculum = Curriculum.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                _line_for(tuple(e["loc"]), lines),
+                ".".join(str(p) for p in e["loc"]),
+                str(e["msg"]).removeprefix("Value error, "),
+            )
+            for e in exc.errors()
+        ]
+        raise CurriculumError(path, problems) from exc
+    found = consistency(curriculum)
+    if found:
+        raise CurriculumError(
+            path,
+            [
+                Problem(_line_for(loc, lines), ".".join(str(p) for p in loc), message)
+                for loc, message in found
+            ],
+        )
+    return curriculum
+
+
+def load(path: Path) -> Curriculum:
+    return parse(path.read_text(encoding="utf-8"), str(path))
+
+
+#: What a shipped curriculum must hold at least.
+MINIMUMS = {"vocabulary": 400, "grammar": 25, "scenarios": 12, "drills": 20}
+
+CURRICULA_DIR = Path(__file__).resolve().parents[1] / "curricula"
+
+
+def shipped() -> list[Path]:
+    """The curricula that ship with the service, newest version of each last."""
+    return sorted(CURRICULA_DIR.glob("*.v*.yaml"))
