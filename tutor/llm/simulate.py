@@ -9,7 +9,8 @@ drawn from realistic sizes. The message mix per active learner-day:
     chat        55 %   chat       yes       900 / 80
     correction  20 %   correct    yes       400 / 120
     classify    25 %   classify   no        250 / 15   (messages the rules did not place)
-    question     8 %   explain    no        500 / 200  (drawn from a Zipf pool of FAQs)
+    question     8 %   explain    40 % no   500 / 200  (40 % drawn from a Zipf pool of FAQs,
+                                                      60 % questions of the learner's own)
     summary     1/day  summarise  yes       2000 / 150 (the nightly memory note)
 """
 
@@ -29,6 +30,7 @@ from tutor.settings import Settings
 
 MIX = (("chat", 0.55), ("correction", 0.20), ("classify", 0.25))
 QUESTION_SHARE = 0.08
+FAQ_SHARE = 0.4  # of questions, the share that are common ones worded a common way
 SIZES = {
     Task.CHAT: (900, 80),
     Task.CORRECT: (400, 120),
@@ -233,6 +235,9 @@ def _turn(
 ) -> LLMRequest:
     request_id = f"{day}:{n}"
     if rng.random() < QUESTION_SHARE:
+        if rng.random() >= FAQ_SHARE:  # a question of their own: no cache can answer it
+            text = f"pregunta {learner}-{day}-{n}"
+            return _request(Task.EXPLAIN, learner, request_id, text, True)
         index = rng.choices(range(len(faq_weights)), faq_weights)[0]
         topic = FAQ_TOPICS[index % len(FAQ_TOPICS)]
         phrasing = (
