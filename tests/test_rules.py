@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
 from agents.curriculum import Curriculum, load, shipped
-from agents.rules import PatternRules
+from agents.rules import PatternRules, RuleEngine
 
 CURRICULA = {path.name.split(".")[0]: path for path in shipped()}
+
+
+@functools.cache
+def _load(name: str) -> Curriculum:
+    return load(CURRICULA[name])
 
 
 def _curriculum(name: str) -> Curriculum:
     if name not in CURRICULA:
         pytest.skip(f"{name} is not shipped yet")
-    return load(CURRICULA[name])
+    return _load(name)
 
 
 @pytest.mark.parametrize(
@@ -42,8 +48,8 @@ def test_english_mistakes_are_found(text: str, category: str, fix: str) -> None:
 @pytest.mark.parametrize("name", ["en-for-es", "es-for-en"])
 def test_no_false_alarms_on_the_curriculums_own_sentences(name: str) -> None:
     curriculum = _curriculum(name)
-    rules = PatternRules(curriculum)
-    assert len(rules) >= 25
+    assert len(PatternRules(curriculum)) >= 25
+    rules = RuleEngine(curriculum)
     alarms = []
     for unit in curriculum.units():
         sentences = [item.example for item in unit.vocabulary]
@@ -92,3 +98,33 @@ levels:
     assert event.wrong == "Al playa grande"
     assert event.correction == "A la playa grande"
     assert rules.check("Fuimos a la playa.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong", "fix", "category"),
+    [
+        ("Ayer fui al playa con mis amigos.", "al playa", "a la playa", "article_contraction"),
+        ("La problema es grande.", "La problema", "El problema", "gender_agreement"),
+        ("Me duele el mano.", "el mano", "la mano", "gender_agreement"),
+        ("Vivo en un casa grande.", "un casa", "una casa", "gender_agreement"),
+    ],
+)
+def test_spanish_article_agreement(text: str, wrong: str, fix: str, category: str) -> None:
+    engine = RuleEngine(_curriculum("es-for-en"))
+    [event] = engine.check(text)
+    assert (event.wrong, event.correction, event.category) == (wrong, fix, category)
+    assert event.note.startswith(fix.split()[-1])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bebo el agua fría.",
+        "Voy del parque a la playa.",
+        "Tengo una mano fría.",
+        "Él come en casa.",
+        "La veo mañana.",
+    ],
+)
+def test_spanish_correct_sentences_are_left_alone(text: str) -> None:
+    assert RuleEngine(_curriculum("es-for-en")).check(text) == []
