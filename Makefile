@@ -25,6 +25,7 @@ bench:
 	$(BOOTSTRAP) test
 	$(VENV)/bin/python -m bench
 	$(VENV)/bin/python -m bench.models
+	$(VENV)/bin/python -m bench.grammar_eval --write
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache build dist

@@ -118,7 +118,8 @@ minutes; do not edit by hand — change `bench/report.py` and run it again. Each
 starts its own private PostgreSQL and Redis (`tests/support/services.py`, free loopback
 ports), the fake Bot API and the real processes, and stops them all at the end.
 Model-routing numbers (router overhead, the cost simulation) are in
-`docs/BENCHMARKS-MODELS.md`, written by `.venv/bin/python -m bench.models`.
+`docs/BENCHMARKS-MODELS.md`, written by `.venv/bin/python -m bench.models`; the grammar
+engine on COWS-L2H is in `docs/BENCHMARKS-GRAMMAR.md` (`python -m bench.grammar_eval --write`).
 {notes}
 """,
         summary(hook, work, memory),
