@@ -103,15 +103,54 @@ def _keep_case(original: str, correction: str) -> str:
 _STRESSED_A = frozenset(
     "agua águila alma ama área arma aula ave hacha hada hambre haba habla ancla".split()
 )
-_ARTICLE = re.compile(r"\b(el|la|un|una|al|del)\s+(\w+)\b", re.IGNORECASE)
-_FOR_GENDER = {
-    ("el", "f"): "la",
-    ("un", "f"): "una",
-    ("al", "f"): "a la",
-    ("del", "f"): "de la",
-    ("la", "m"): "el",
-    ("una", "m"): "un",
-}
+#: Determiners that show gender: word -> (gender, number, the other gender's form).
+_DETERMINERS: dict[str, tuple[str, str, str]] = {}
+for _m, _f, _number in (
+    ("el", "la", "s"),
+    ("un", "una", "s"),
+    ("al", "a la", "s"),
+    ("del", "de la", "s"),
+    ("este", "esta", "s"),
+    ("ese", "esa", "s"),
+    ("aquel", "aquella", "s"),
+    ("mucho", "mucha", "s"),
+    ("poco", "poca", "s"),
+    ("otro", "otra", "s"),
+    ("nuestro", "nuestra", "s"),
+    ("algún", "alguna", "s"),
+    ("ningún", "ninguna", "s"),
+    ("los", "las", "p"),
+    ("unos", "unas", "p"),
+    ("estos", "estas", "p"),
+    ("esos", "esas", "p"),
+    ("aquellos", "aquellas", "p"),
+    ("muchos", "muchas", "p"),
+    ("pocos", "pocas", "p"),
+    ("otros", "otras", "p"),
+    ("nuestros", "nuestras", "p"),
+):
+    _DETERMINERS[_m] = ("m", _number, _f)
+    if " " not in _f:
+        _DETERMINERS[_f] = ("f", _number, _m)
+#: Masculine forms a feminine noun with stressed a- takes in the singular.
+_EL_BEFORE_STRESSED_A = frozenset({"el", "un", "al", "del", "algún", "ningún"})
+_PHRASE = re.compile(
+    r"\b(" + "|".join(sorted(_DETERMINERS, key=len, reverse=True)) + r")\s+(\w+)\b", re.IGNORECASE
+)
+
+
+def _plural(noun: str) -> str:
+    """The regular Spanish plural (enough for the lexicon's common nouns)."""
+    if noun[-1] in "aeiouáéó":
+        return noun + "s"
+    if noun.endswith("z"):
+        return noun[:-1] + "ces"
+    stripped = noun[:-2] + {"ó": "o", "á": "a", "é": "e", "í": "i", "ú": "u"}.get(
+        noun[-2], noun[-2]
+    )
+    return (stripped if noun[-2] in "óáéíú" else noun[:-2] + noun[-2]) + noun[-1] + "es"
+
+
 _NOTES = {
     "f": {"en": "{noun} is feminine: {fix} {noun}.", "es": "{noun} es femenino: {fix} {noun}."},
     "m": {"en": "{noun} is masculine: {fix} {noun}.", "es": "{noun} es masculino: {fix} {noun}."},
@@ -119,49 +158,63 @@ _NOTES = {
 
 
 class ArticleAgreement:
-    """Spanish article-noun gender agreement from the curriculum lexicon (el/la, un/una, al/del).
+    """Spanish determiner-noun gender agreement from the curriculum lexicon.
 
-    Only nouns the lexicon knows are checked, so a word it has never seen is
-    never flagged; "el agua" and its kin are correct.
+    Covers articles (and al/del), demonstratives, mucho/poco/otro, nuestro,
+    algún/ningún, singular and plural. Only nouns the lexicon knows are
+    checked, so a word it has never seen is never flagged; "el agua" and its
+    kin (feminine nouns with a stressed a-) are correct.
     """
 
     def __init__(self, curriculum: Curriculum) -> None:
         self.active = curriculum.target_language == "es"
-        self._gender = {
-            item.lemma.casefold(): item.gender
-            for unit in curriculum.units()
-            for item in unit.vocabulary
-            if item.pos == "noun" and item.gender is not None and " " not in item.lemma
-        }
+        self._nouns: dict[str, tuple[str, str, str]] = {}  # form -> (gender, number, lemma)
+        for unit in curriculum.units():
+            for item in unit.vocabulary:
+                if item.pos != "noun" or item.gender is None or " " in item.lemma:
+                    continue
+                lemma = item.lemma.casefold()
+                self._nouns.setdefault(lemma, (item.gender, "s", lemma))
+                self._nouns.setdefault(_plural(lemma), (item.gender, "p", lemma))
 
     def check(self, text: str, explanation_language: str = "en") -> list[ErrorEvent]:
         if not self.active:
             return []
         text = unicodedata.normalize("NFC", text)
         found = []
-        for match in _ARTICLE.finditer(text):
-            article, noun = match.group(1), match.group(2)
-            gender = self._gender.get(noun.casefold())
-            if gender is None or (gender == "f" and noun.casefold() in _STRESSED_A):
+        for match in _PHRASE.finditer(text):
+            word, noun = match.group(1), match.group(2)
+            determiner = _DETERMINERS[word.casefold()]
+            known = self._nouns.get(noun.casefold())
+            if known is None:
                 continue
-            fix = _FOR_GENDER.get((article.casefold(), gender))
-            if fix is None:
+            gender, number, lemma = known
+            if determiner[0] == gender or determiner[1] != number:
                 continue
+            if (
+                gender == "f"
+                and number == "s"
+                and lemma in _STRESSED_A
+                and word.casefold() in _EL_BEFORE_STRESSED_A
+            ):
+                continue
+            fix = determiner[2]
             notes = _NOTES[gender]
             note = notes.get(explanation_language, notes["en"]).format(noun=noun, fix=fix)
+            category = (
+                "article_contraction" if word.casefold() in ("al", "del") else "gender_agreement"
+            )
             wrong = match.group(0)
             found.append(
                 ErrorEvent(
-                    "gender_agreement"
-                    if article.casefold() not in ("al", "del")
-                    else "article_contraction",
+                    category,
                     match.start(),
                     match.end(),
                     wrong,
                     _keep_case(wrong, f"{fix} {noun}"),
                     note,
                     "rules",
-                    "article-agreement",
+                    "determiner-agreement",
                 )
             )
         return found

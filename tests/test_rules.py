@@ -107,6 +107,10 @@ levels:
         ("La problema es grande.", "La problema", "El problema", "gender_agreement"),
         ("Me duele el mano.", "el mano", "la mano", "gender_agreement"),
         ("Vivo en un casa grande.", "un casa", "una casa", "gender_agreement"),
+        ("Tengo muchas problemas.", "muchas problemas", "muchos problemas", "gender_agreement"),
+        ("Los casas son bonitas.", "Los casas", "Las casas", "gender_agreement"),
+        ("Me gusta esta libro.", "esta libro", "este libro", "gender_agreement"),
+        ("Vengo del playa.", "del playa", "de la playa", "article_contraction"),
     ],
 )
 def test_spanish_article_agreement(text: str, wrong: str, fix: str, category: str) -> None:
@@ -124,6 +128,9 @@ def test_spanish_article_agreement(text: str, wrong: str, fix: str, category: st
         "Tengo una mano fría.",
         "Él come en casa.",
         "La veo mañana.",
+        "Tengo muchos problemas.",
+        "Las aguas del río.",
+        "Ningún problema.",
     ],
 )
 def test_spanish_correct_sentences_are_left_alone(text: str) -> None:
