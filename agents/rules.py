@@ -174,8 +174,34 @@ class ArticleAgreement:
                 if item.pos != "noun" or item.gender is None or " " in item.lemma:
                     continue
                 lemma = item.lemma.casefold()
+                if lemma.endswith("s"):  # lunes, crisis, cumpleaños: the same in the plural
+                    continue
                 self._nouns.setdefault(lemma, (item.gender, "s", lemma))
                 self._nouns.setdefault(_plural(lemma), (item.gender, "p", lemma))
+
+    def _number(
+        self,
+        match: re.Match[str],
+        determiner: tuple[str, str, str],
+        known: tuple[str, str, str],
+        explanation_language: str,
+    ) -> ErrorEvent | None:
+        gender, number, lemma = known
+        fix = _number_fix(match.group(1), gender, number, lemma)
+        if fix is None:
+            return None
+        wrong = match.group(0)
+        note = _NUMBER_NOTES.get(explanation_language, _NUMBER_NOTES["en"]).format(fix=fix)
+        return ErrorEvent(
+            "number_agreement",
+            match.start(),
+            match.end(),
+            wrong,
+            _keep_case(wrong, fix),
+            note,
+            "rules",
+            "determiner-agreement",
+        )
 
     def check(self, text: str, explanation_language: str = "en") -> list[ErrorEvent]:
         if not self.active:
@@ -189,7 +215,12 @@ class ArticleAgreement:
             if known is None:
                 continue
             gender, number, lemma = known
-            if determiner[0] == gender or determiner[1] != number:
+            if determiner[1] != number:
+                number_error = self._number(match, determiner, known, explanation_language)
+                if number_error is not None:
+                    found.append(number_error)
+                continue
+            if determiner[0] == gender:
                 continue
             if (
                 gender == "f"
@@ -218,6 +249,51 @@ class ArticleAgreement:
                 )
             )
         return found
+
+
+_PLURAL_OF = {
+    "el": "los",
+    "la": "las",
+    "un": "unos",
+    "una": "unas",
+    "al": "a los",
+    "del": "de los",
+    "este": "estos",
+    "esta": "estas",
+    "ese": "esos",
+    "esa": "esas",
+    "aquel": "aquellos",
+    "aquella": "aquellas",
+    "mucho": "muchos",
+    "mucha": "muchas",
+    "poco": "pocos",
+    "poca": "pocas",
+    "otro": "otros",
+    "otra": "otras",
+    "nuestro": "nuestros",
+    "nuestra": "nuestras",
+}
+_NUMBER_NOTES = {
+    "en": "Determiner and noun agree in number: {fix}.",
+    "es": "El determinante y el nombre concuerdan en número: {fix}.",
+}
+
+
+def _number_fix(word: str, gender: str, number: str, lemma: str) -> str | None:
+    """A singular determiner before a plural noun becomes plural, and the reverse fixes
+    the noun ("los libro" -> "los libros"); the determiner keeps the noun's gender."""
+    base = word.casefold()
+    entry = _DETERMINERS.get(base)
+    if entry is None:
+        return None
+    if entry[0] != gender:
+        base = entry[2]
+    if number == "p":  # singular determiner, plural noun
+        plural = _PLURAL_OF.get(base)
+        return f"{plural} {_plural(lemma)}" if plural else None
+    if gender == "f" and lemma in _STRESSED_A:
+        return None
+    return f"{base} {_plural(lemma)}" if base not in ("al", "del", "a la", "de la") else None
 
 
 class RuleEngine:

@@ -111,6 +111,8 @@ levels:
         ("Los casas son bonitas.", "Los casas", "Las casas", "gender_agreement"),
         ("Me gusta esta libro.", "esta libro", "este libro", "gender_agreement"),
         ("Vengo del playa.", "del playa", "de la playa", "article_contraction"),
+        ("Tengo los libro aquí.", "los libro", "los libros", "number_agreement"),
+        ("La casas son grandes.", "La casas", "Las casas", "number_agreement"),
     ],
 )
 def test_spanish_article_agreement(text: str, wrong: str, fix: str, category: str) -> None:
@@ -131,6 +133,8 @@ def test_spanish_article_agreement(text: str, wrong: str, fix: str, category: st
         "Tengo muchos problemas.",
         "Las aguas del río.",
         "Ningún problema.",
+        "Los lunes voy al parque.",
+        "Tengo dos libros.",
     ],
 )
 def test_spanish_correct_sentences_are_left_alone(text: str) -> None:
