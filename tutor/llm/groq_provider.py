@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import cast
 
 import groq
 from groq.types.chat import ChatCompletionMessageParam
 
 from tutor.llm.openai_compat import (
+    chat_messages,
     connection_failed,
     parse_chat_completion,
     status_error,
-    system_prompt,
     timed_out,
     unreadable_body,
 )
@@ -41,7 +42,7 @@ class GroqProvider:
         try:
             completion = self._client.chat.completions.create(
                 model=request.model,
-                messages=_messages(request),
+                messages=cast("list[ChatCompletionMessageParam]", chat_messages(request)),
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
                 response_format={"type": "json_object"} if request.json_mode else groq.omit,
@@ -61,16 +62,3 @@ class GroqProvider:
     def close(self) -> None:
         """Release the SDK client's pooled connections (also done at garbage collection)."""
         self._client.close()
-
-
-def _messages(request: ProviderRequest) -> list[ChatCompletionMessageParam]:
-    system = system_prompt(request)
-    messages: list[ChatCompletionMessageParam] = []
-    if system:
-        messages.append({"role": "system", "content": system})
-    for turn in request.messages:
-        if turn.role == "user":
-            messages.append({"role": "user", "content": turn.content})
-        else:
-            messages.append({"role": "assistant", "content": turn.content})
-    return messages

@@ -27,6 +27,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -215,7 +216,7 @@ class OpenAICompatibleProvider:
         try:
             completion = self._client.chat.completions.create(
                 model=request.model,
-                messages=_messages(request),
+                messages=cast("list[ChatCompletionMessageParam]", chat_messages(request)),
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
                 response_format={"type": "json_object"} if request.json_mode else openai.omit,
@@ -237,14 +238,9 @@ class OpenAICompatibleProvider:
         self._client.close()
 
 
-def _messages(request: ProviderRequest) -> list[ChatCompletionMessageParam]:
+def chat_messages(request: ProviderRequest) -> list[dict[str, str]]:
+    """The system prompt and turns in the OpenAI chat shape (Groq uses it too)."""
     system = system_prompt(request)
-    messages: list[ChatCompletionMessageParam] = []
-    if system:
-        messages.append({"role": "system", "content": system})
-    for turn in request.messages:
-        if turn.role == "user":
-            messages.append({"role": "user", "content": turn.content})
-        else:
-            messages.append({"role": "assistant", "content": turn.content})
+    messages = [{"role": "system", "content": system}] if system else []
+    messages += [{"role": turn.role, "content": turn.content} for turn in request.messages]
     return messages
