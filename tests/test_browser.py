@@ -6,15 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from tests.support.services import free_port
+from tests.support.stack import wait_healthy
 from tutor import leases
 from tutor.db import make_engine
 from tutor.models import inbox
@@ -83,17 +82,7 @@ class Server:
         return f"sqlite:///{self.workdir / 'var' / 'tutor.sqlite3'}"
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"tutor serve exited:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"tutor serve did not become healthy:\n{self.output()}")
+        wait_healthy(self.url, self.process, "tutor serve", self.output, timeout)
 
     def stop(self) -> None:
         if self.process.poll() is None:

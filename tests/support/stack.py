@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,27 @@ from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+def wait_healthy(
+    url: str,
+    process: subprocess.Popen[bytes],
+    name: str,
+    logs: Callable[[], str],
+    timeout: float = 30.0,
+) -> None:
+    """Poll ``url``/healthz until it answers 200; fail with the process's output if it dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n{logs()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not become healthy:\n{logs()}")
 
 
 class Stack:
@@ -55,17 +77,7 @@ class Stack:
 
     def start_web(self) -> None:
         self.web = self._spawn("web", [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.web.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.logs()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not become healthy:\n{self.logs()}")
+        wait_healthy(self.url, self.web, "gunicorn", self.logs)
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         process = self._spawn("worker", [str(BIN / "tutor"), "worker"])
