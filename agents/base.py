@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from agents.rules import ErrorEvent
 from tutor.messages import Inbound, Reply
 
 
@@ -20,6 +21,8 @@ class Context:
     profile: dict[str, Any]
     state: dict[str, Any]
     recent_turns: tuple[dict[str, Any], ...] = ()
+    learner_id: int | None = None
+    request_id: str = ""
 
     @property
     def lang(self) -> str:
@@ -35,13 +38,15 @@ class Context:
 class Outcome:
     """An agent's answer: replies to send, and the learner's new profile and state.
 
-    ``profile`` or ``state`` left as None means unchanged.
+    ``profile`` or ``state`` left as None means unchanged; ``errors`` are the
+    learner's mistakes found in this turn, stored with it.
     """
 
     agent: str
     replies: tuple[Reply, ...]
     profile: dict[str, Any] | None = None
     state: dict[str, Any] | None = None
+    errors: tuple[ErrorEvent, ...] = ()
 
 
 class Agent(Protocol):
@@ -50,3 +55,7 @@ class Agent(Protocol):
     name: str
 
     def handle(self, inbound: Inbound, context: Context) -> Outcome: ...
+
+    def start(self, context: Context) -> Outcome:
+        """Chosen from the menu: open the agent's activity."""
+        ...

@@ -84,6 +84,8 @@ class GrammarPoint(_Model):
 
 
 class Scenario(_Model):
+    """A role-play: the tutor's character says ``opening``, asks ``follow_ups``, then closes."""
+
     id: str = Field(pattern=_ID.pattern)
     title: Localised
     setting: Localised
@@ -91,6 +93,20 @@ class Scenario(_Model):
     opening: str = Field(min_length=2)
     functions: list[str] = Field(min_length=1)
     sample_turns: list[str] = Field(min_length=1)
+    #: The character's follow-up questions in the target language, in the order a real
+    #: conversation takes them after ``opening``: one short chat line each, at the unit's
+    #: level, each ending in a question (¿...? in Spanish) so the learner can always answer.
+    follow_ups: list[str] = Field(min_length=4)
+    #: What the character says once the follow-ups are used up (target language): a kind
+    #: wrap-up that may suggest the next step.
+    closing: str | None = Field(default=None, min_length=2)
+
+    _normalise = field_validator("closing", mode="before")(_nfc)
+
+    @field_validator("follow_ups", mode="before")
+    @classmethod
+    def _normalise_lines(cls, value: Any) -> Any:
+        return [_nfc(line) for line in value] if isinstance(value, list) else value
 
 
 class Drill(_Model):

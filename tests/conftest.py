@@ -12,6 +12,7 @@ import pytest
 
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.whatsapp import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, FakeWhatsApp
+from tests.support.harness import Harness
 from tests.support.services import PostgresServer, RedisServer
 from tutor import migrate
 from tutor.db import make_engine
@@ -119,3 +120,21 @@ def make_settings(tmp_path: Path, sqlite_url: str) -> Callable[..., Settings]:
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     return build
+
+
+def settings_from_env(make_settings: Callable[..., Settings], env: dict[str, str]) -> Settings:
+    """Settings from ``TUTOR_*`` variables, on top of the test defaults."""
+    return make_settings(
+        **{key.removeprefix("TUTOR_").lower(): value for key, value in env.items()}
+    )
+
+
+@pytest.fixture
+def harness(
+    make_settings: Callable[..., Settings], fake_telegram: FakeTelegram, fake_whatsapp: FakeWhatsApp
+) -> Iterator[Harness]:
+    """The in-process tutor (SQLite, embedded queue) with both fake platforms."""
+    settings = settings_from_env(make_settings, channel_env(fake_telegram, fake_whatsapp))
+    harness = Harness(settings, fake_telegram, fake_whatsapp)
+    yield harness
+    harness.close()

@@ -41,7 +41,16 @@ levels:
                 correction: "a la playa"
                 category: article_contraction
                 note: {en: "Playa is feminine."}
-        scenarios: []
+        scenarios:
+          - id: cafe
+            title: {en: "At a café"}
+            setting: {en: "A café in Madrid."}
+            goal: {en: "Order a coffee and pay."}
+            opening: "¡Buenos días! ¿Qué le pongo?"
+            functions: [ordering]
+            sample_turns: ["Un café, por favor."]
+            follow_ups: ["¿Con leche?", "¿Algo más?", "¿Para tomar aquí?", "¿Paga con tarjeta?"]
+            closing: "¡Gracias, hasta mañana!"
         drills:
           - id: r-01
             sentence: "El perro corre."
@@ -57,7 +66,7 @@ def test_a_good_file_loads() -> None:
         "units": 1,
         "vocabulary": 1,
         "grammar": 1,
-        "scenarios": 0,
+        "scenarios": 1,
         "drills": 1,
     }
     pattern = curriculum.levels[0].units[0].grammar[0].patterns[0]
@@ -105,6 +114,39 @@ def test_duplicate_ids_and_lemmas() -> None:
     assert "'r-01' is used twice" in message
 
 
+FOLLOW_UPS = (
+    '            follow_ups: ["¿Con leche?", "¿Algo más?", '
+    '"¿Para tomar aquí?", "¿Paga con tarjeta?"]\n'
+)
+
+
+def test_a_scenario_without_follow_ups_is_reported_at_the_scenario() -> None:
+    [(line, message)] = _problems(GOOD.replace(FOLLOW_UPS, ""))
+    assert message == "Field required"
+    assert line == GOOD.splitlines().index("          - id: cafe") + 1
+
+
+def test_too_few_follow_ups_are_reported_at_their_line() -> None:
+    [(line, message)] = _problems(GOOD.replace(', "¿Paga con tarjeta?"', ""))
+    assert "at least 4" in message
+    assert line == GOOD.splitlines().index(FOLLOW_UPS.rstrip("\n")) + 1
+
+
+def test_follow_ups_and_closing_are_stripped_and_nfc() -> None:
+    decomposed = GOOD.replace('"¿Algo más?"', '"  ¿Algo ma\u0301s? "').replace(
+        '"¡Gracias, hasta mañana!"', '" ¡Gracias, hasta man\u0303ana! "'
+    )
+    [scenario] = parse(decomposed).levels[0].units[0].scenarios
+    assert scenario.follow_ups[1] == "¿Algo más?"
+    assert scenario.closing == "¡Gracias, hasta mañana!"
+
+
+def test_the_closing_is_optional() -> None:
+    curriculum = parse(GOOD.replace('            closing: "¡Gracias, hasta mañana!"\n', ""))
+    [scenario] = curriculum.levels[0].units[0].scenarios
+    assert scenario.closing is None
+
+
 def test_validate_command_prints_problems_with_lines(tmp_path: Path) -> None:
     broken = tmp_path / "broken.v1.yaml"
     broken.write_text(GOOD.replace("pos: noun", "pos: nown"), encoding="utf-8")
@@ -138,3 +180,21 @@ def test_shipped_curricula_are_valid_and_complete(path: Path) -> None:
         assert counts[key] >= minimum, f"{path.name}: {key} {counts[key]} < {minimum}"
     levels = [level.code for level in curriculum.levels]
     assert levels[:2] == ["A1", "A2"]
+
+
+@pytest.mark.parametrize("path", shipped(), ids=lambda p: p.name)
+def test_every_shipped_scenario_has_the_tutors_side(path: Path) -> None:
+    curriculum = load(path)
+    spanish = curriculum.target_language == "es"
+    bad = []
+    for unit in curriculum.units():
+        for scenario in unit.scenarios:
+            lines = scenario.follow_ups
+            if len(lines) < 4 or len(set(lines)) != len(lines) or not scenario.closing:
+                bad.append((scenario.id, "needs 4+ distinct follow-ups and a closing"))
+            for line in lines:
+                if not line.endswith("?") or "\n" in line or len(line) > 100:
+                    bad.append((scenario.id, line))
+                elif spanish and line.count("¿") != line.count("?"):
+                    bad.append((scenario.id, line))
+    assert not bad, f"{path.name}: {bad}"

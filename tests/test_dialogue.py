@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
-import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import channel_env
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.whatsapp import FakeWhatsApp
 from tests.support.harness import Harness
 from tutor.models import learners
-from tutor.settings import Settings
-
-
-def _settings_from_env(make_settings: Callable[..., Settings], env: dict[str, str]) -> Settings:
-    return make_settings(
-        **{key.removeprefix("TUTOR_").lower(): value for key, value in env.items()}
-    )
-
-
-@pytest.fixture
-def harness(
-    make_settings: Callable[..., Settings], fake_telegram: FakeTelegram, fake_whatsapp: FakeWhatsApp
-) -> Iterator[Harness]:
-    settings = _settings_from_env(make_settings, channel_env(fake_telegram, fake_whatsapp))
-    harness = Harness(settings, fake_telegram, fake_whatsapp)
-    yield harness
-    harness.close()
 
 
 def _profile(harness: Harness, key: str) -> dict[str, object]:
@@ -80,8 +59,7 @@ def test_first_contact_in_spanish_with_words_and_skips(harness: Harness) -> None
 
 
 def _onboard(harness: Harness, user: int) -> None:
-    for answer in ("hi", "1", "1", "1", "skip", "skip"):
-        harness.telegram_says(user, answer)
+    harness.onboard(user, "es")
 
 
 def test_unclear_answers_are_asked_again(harness: Harness) -> None:
@@ -109,11 +87,14 @@ def test_menu_numbers_and_coming_soon(harness: Harness) -> None:
         "5. Progress",
         "6. Subscription",
     ]
-    assert harness.telegram_says(504, "2") == [
-        'Grammar practice is coming soon 🛠️ Send "menu" to see what works today.'
+    assert harness.telegram_says(504, "4") == [
+        'Vocabulary reviews is coming soon 🛠️ Send "menu" to see what works today.'
     ]
-    # The menu is closed now: "2" is just text for the conversation agent.
-    assert "Conversation practice is coming soon" in harness.telegram_says(504, "2")[0]
+    # The menu is closed now: "4" is just text for the conversation agent (a role-play).
+    assert harness.telegram_says(504, "4")[0].startswith("🎭 ")
+    harness.telegram_says(504, "menu")
+    lesson = harness.telegram_says(504, "2")[0]
+    assert lesson.startswith("📘 ") and "Your turn: write a sentence" in lesson
 
 
 def test_buttons_answer_like_numbers(harness: Harness, fake_telegram: FakeTelegram) -> None:

@@ -431,3 +431,7 @@ def inbox_stats() -> None:
     settings = _settings()
     counts = inbox_store.counts(_migrated_store(settings))
     click.echo("  ".join(f"{status}: {n}" for status, n in counts.items()))
+
+
+if __name__ == "__main__":
+    main()

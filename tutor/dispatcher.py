@@ -1,36 +1,35 @@
-"""Picks what answers a message: an ordered route list, first match wins.
+"""Picks what answers a message: flow routes first, then the learner's intent.
 
-Rules come first (payments, unsupported kinds, commands, the onboarding flow,
-menu numbers, voice notes); free text falls through to the conversation
-agent. One error handler turns any exception into a friendly reply.
+The flow routes handle what is not a tutoring request (payments, unsupported
+kinds, /start, help and language at any time, the onboarding flow). Every
+other message gets an intent from :class:`tutor.intents.IntentRouter` (rules,
+then a classifier with a confidence) and goes to the agent for it. One error
+handler turns any exception into a friendly reply.
 
-    route                 matches
-    ───────────────────── ──────────────────────────────────────────────
-    payment               Stars / WhatsApp payment updates (payments issue)
-    unsupported           stickers, images, locations, ...
-    start                 /start
-    help                  help · ayuda · /help
-    language              language · idioma · /language
-    onboarding            a learner who has not finished first contact
-    menu                  menu · menú · /menu
-    reminders             stop reminders · start reminders (and Spanish)
-    shortcuts             progress · subscription status · export/delete my data
-    menu_choice           a number or button answering the main menu
-    voice                 voice notes and audio -> pronunciation
-    conversation          everything else
+    intent            answered by
+    ───────────────── ──────────────────────────────────────────────────
+    command           menu, stop/start reminders (help, language: flow routes)
+    menu_choice       the chosen agent's start()
+    why               the grammar agent's longer explanation
+    how_say, meaning  the lexicon agent
+    exercise_answer   the agent that opened the exercise
+    pronunciation     voice notes and speaking requests
+    grammar, vocabulary, progress, subscription, data: those agents
+    conversation      the conversation agent (everything else)
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agents.base import Agent, Context, Outcome
 from tutor.i18n import language_name, t
+from tutor.intents import COMMANDS, MENU_ITEMS, Decision, Intent, IntentRouter, matchable
 from tutor.messages import Inbound, Kind, Option, Reply
 from tutor.onboarding import LANGUAGE_STEPS, Onboarding
-from tutor.text import fold, parse_choice
+from tutor.text import fold
 
 logger = logging.getLogger(__name__)
 
@@ -45,40 +44,17 @@ class Route:
     handle: Handler
 
 
-MENU_ITEMS = ("conversation", "grammar", "pronunciation", "vocabulary", "progress", "subscription")
-
-
-def _words(*phrases: str) -> frozenset[str]:
-    return frozenset(fold(phrase) for phrase in phrases)
-
-
-HELP_WORDS = _words("help", "/help", "ayuda", "/ayuda", "?")
-LANGUAGE_WORDS = _words("language", "/language", "idioma", "/idioma", "languages", "idiomas")
-MENU_WORDS = _words("menu", "/menu", "menú", "/menú", "main menu", "menú principal")
-STOP_REMINDER_WORDS = _words(
-    "stop reminders", "/stop_reminders", "parar recordatorios", "detener recordatorios"
-)
-START_REMINDER_WORDS = _words(
-    "start reminders", "/start_reminders", "activar recordatorios", "reanudar recordatorios"
-)
-SHORTCUTS = {
-    "progress": _words("progress", "/progress", "progreso", "/progreso"),
-    "subscription": _words(
-        "subscription status",
-        "/subscription",
-        "subscription",
-        "estado de suscripción",
-        "suscripción",
-        "/suscripcion",
-    ),
-    "data": _words(
-        "export my data",
-        "delete my data",
-        "exportar mis datos",
-        "borrar mis datos",
-        "/export",
-        "/delete",
-    ),
+HELP_WORDS = COMMANDS["help"]
+LANGUAGE_WORDS = COMMANDS["language"]
+MENU_WORDS = COMMANDS["menu"]
+AGENT_FOR_INTENT = {
+    Intent.GRAMMAR: "grammar",
+    Intent.VOCABULARY: "vocabulary",
+    Intent.PROGRESS: "progress",
+    Intent.SUBSCRIPTION: "subscription",
+    Intent.DATA: "data",
+    Intent.PRONUNCIATION: "pronunciation",
+    Intent.CONVERSATION: "conversation",
 }
 
 
@@ -95,10 +71,14 @@ class ComingSoon:
         feature = t(self._feature_key, context.lang)
         return Outcome(self.name, (Reply(t("coming_soon", context.lang, feature=feature)),))
 
+    def start(self, context: Context) -> Outcome:
+        feature = t(self._feature_key, context.lang)
+        return Outcome(self.name, (Reply(t("coming_soon", context.lang, feature=feature)),))
+
 
 def _is(words: frozenset[str]) -> Matcher:
     def matches(inbound: Inbound, _context: Context) -> bool:
-        return inbound.kind in (Kind.TEXT, Kind.COMMAND) and fold(inbound.text) in words
+        return inbound.kind in (Kind.TEXT, Kind.COMMAND) and matchable(inbound.text) in words
 
     return matches
 
@@ -106,11 +86,14 @@ def _is(words: frozenset[str]) -> Matcher:
 class Dispatcher:
     """Routes each Inbound to the first matching route; never raises."""
 
-    def __init__(self, agents: dict[str, Agent] | None = None) -> None:
+    def __init__(
+        self, agents: dict[str, Agent] | None = None, intents: IntentRouter | None = None
+    ) -> None:
         self.agents: dict[str, Agent] = {
             name: ComingSoon(name, f"feature_{name}") for name in (*MENU_ITEMS, "data")
         }
         self.agents.update(agents or {})
+        self.intents = intents or IntentRouter()
         self.onboarding = Onboarding(finish=self._menu_replies)
         self.routes: Sequence[Route] = self._routes()
 
@@ -135,20 +118,42 @@ class Dispatcher:
             Route("help", _is(HELP_WORDS), self._help),
             Route("language", _is(LANGUAGE_WORDS), self._language),
             Route("onboarding", self._in_onboarding, self._onboarding),
-            Route("menu", _is(MENU_WORDS), self._menu),
-            Route("reminders", _is(STOP_REMINDER_WORDS | START_REMINDER_WORDS), self._reminders),
-            *(
-                Route(name, _is(words), self._agent_route(name))
-                for name, words in SHORTCUTS.items()
-            ),
-            Route("menu_choice", self._answers_menu, self._menu_choice),
-            Route(
-                "voice",
-                lambda i, c: i.kind in (Kind.VOICE, Kind.AUDIO),
-                self._agent_route("pronunciation"),
-            ),
-            Route("conversation", lambda i, c: True, self._agent_route("conversation")),
+            Route("intent", lambda i, c: True, self._by_intent),
         ]
+
+    def classify(self, inbound: Inbound, context: Context) -> Decision:
+        """The learner's intent for this message (rules, classifier, or model)."""
+        return self.intents.classify(
+            inbound,
+            context.profile,
+            context.state,
+            learner_key=context.learner_key,
+            request_id=context.request_id,
+        )
+
+    def _by_intent(self, inbound: Inbound, context: Context) -> Outcome:
+        decision = self.classify(inbound, context)
+        logger.info(
+            "intent",
+            extra={
+                "intent": decision.intent.value,
+                "confidence": decision.confidence,
+                "intent_source": decision.source,
+            },
+        )
+        intent = decision.intent
+        if intent is Intent.COMMAND:
+            return self._command(inbound, context, decision.slot)
+        if intent is Intent.MENU_CHOICE:
+            return self._menu_choice(decision.slot, context)
+        if intent is Intent.WHY:
+            return self._leave_menu(self._why(inbound, context), context)
+        if intent in (Intent.HOW_SAY, Intent.MEANING):
+            return self._leave_menu(self._lookup(inbound, context, decision), context)
+        if intent is Intent.EXERCISE_ANSWER:
+            return self._exercise_answer(inbound, context)
+        name = AGENT_FOR_INTENT[intent]
+        return self._leave_menu(self.agents[name].handle(inbound, context), context)
 
     def _payment(self, inbound: Inbound, context: Context) -> Outcome:
         logger.info("payment update received; payments are not enabled")
@@ -188,41 +193,53 @@ class Dispatcher:
         options = tuple(Option(item, t(f"menu_{item}", context.lang)) for item in MENU_ITEMS)
         return (Reply(t("menu", context.lang), options),)
 
-    def _menu(self, inbound: Inbound, context: Context) -> Outcome:
+    def _command(self, inbound: Inbound, context: Context, command: str) -> Outcome:
+        if command in ("stop_reminders", "start_reminders"):
+            stop = command == "stop_reminders"
+            profile = {**context.profile, "reminders": not stop}
+            key = "reminders_stopped" if stop else "reminders_started"
+            return Outcome("reminders", (Reply(t(key, context.lang)),), profile=profile)
+        if command == "help":
+            return self._help(inbound, context)
+        if command == "language":
+            return self._language(inbound, context)
         return Outcome("menu", self._menu_replies(context), state={"menu": "main"})
 
-    def _reminders(self, inbound: Inbound, context: Context) -> Outcome:
-        stop = fold(inbound.text) in STOP_REMINDER_WORDS
-        profile = {**context.profile, "reminders": not stop}
-        key = "reminders_stopped" if stop else "reminders_started"
-        return Outcome("reminders", (Reply(t(key, context.lang)),), profile=profile)
-
-    def _answers_menu(self, inbound: Inbound, context: Context) -> bool:
-        if context.state.get("menu") != "main":
-            return False
-        if inbound.kind is Kind.BUTTON:
-            return inbound.button in MENU_ITEMS
-        return inbound.kind is Kind.TEXT and parse_choice(inbound.text, len(MENU_ITEMS)) is not None
-
-    def _menu_choice(self, inbound: Inbound, context: Context) -> Outcome:
-        if inbound.kind is Kind.BUTTON and inbound.button:
-            name = inbound.button
-        else:
-            index = parse_choice(inbound.text, len(MENU_ITEMS))
-            name = MENU_ITEMS[index or 0]
-        outcome = self.agents[name].handle(
-            inbound, Context(context.learner_key, context.profile, {}, context.recent_turns)
-        )
+    def _menu_choice(self, item: str, context: Context) -> Outcome:
+        name = item if item in self.agents else "conversation"
+        outcome = self.agents[name].start(replace(context, state={}))
         state = outcome.state if outcome.state is not None else {}
-        return Outcome(outcome.agent, outcome.replies, outcome.profile, state)
+        return replace(outcome, state=state)
 
-    def _agent_route(self, name: str) -> Handler:
-        def handle(inbound: Inbound, context: Context) -> Outcome:
-            outcome = self.agents[name].handle(inbound, context)
-            if outcome.state is not None or "menu" not in context.state:
-                return outcome
-            # Leaving the menu: a later "2" is no longer a menu answer.
-            state = {k: v for k, v in context.state.items() if k != "menu"}
-            return Outcome(outcome.agent, outcome.replies, outcome.profile, state)
+    def _why(self, inbound: Inbound, context: Context) -> Outcome:
+        why = getattr(self.agents["grammar"], "why", None)
+        if why is None:
+            return self.agents["conversation"].handle(inbound, context)
+        outcome: Outcome = why(inbound, context)
+        return outcome
 
-        return handle
+    def _lookup(self, inbound: Inbound, context: Context, decision: Decision) -> Outcome:
+        lexicon = self.agents.get("lexicon")
+        lookup = getattr(lexicon, "lookup", None)
+        if lookup is None:
+            return self.agents["vocabulary"].handle(inbound, context)
+        meaning = decision.intent is Intent.MEANING
+        outcome: Outcome = lookup(inbound, context, decision.slot or inbound.text, meaning=meaning)
+        return outcome
+
+    def _exercise_answer(self, inbound: Inbound, context: Context) -> Outcome:
+        exercise = context.state.get("exercise")
+        owner = exercise.get("agent") if isinstance(exercise, dict) else None
+        agent = self.agents.get(str(owner)) if owner else None
+        if agent is None:
+            state = {k: v for k, v in context.state.items() if k != "exercise"}
+            return self.agents["conversation"].handle(inbound, replace(context, state=state))
+        return agent.handle(inbound, context)
+
+    @staticmethod
+    def _leave_menu(outcome: Outcome, context: Context) -> Outcome:
+        """Leaving the menu: a later "2" is no longer a menu answer."""
+        if outcome.state is not None or "menu" not in context.state:
+            return outcome
+        state = {k: v for k, v in context.state.items() if k != "menu"}
+        return replace(outcome, state=state)

@@ -127,6 +127,99 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Sorry, something went wrong on my side. Could you send that again?",
         "es": "Perdona, algo falló por mi parte. ¿Me lo mandas otra vez?",
     },
+    "no_curriculum": {
+        "en": 'Tell me which language you want to practise first: send "language".',
+        "es": 'Primero dime qué idioma quieres practicar: manda "idioma".',
+    },
+    "grammar_try": {
+        "en": "Your turn: write a sentence that uses this, and I'll check it. "
+        '("skip" for the next one)',
+        "es": 'Te toca: escribe una frase que lo use y te la corrijo. ("saltar" para pasar a otro)',
+    },
+    "grammar_skipped": {
+        "en": "No problem, let's try another one.",
+        "es": "Sin problema, probemos otro.",
+    },
+    "grammar_correct": {
+        "en": "✅ Correct, well done!",
+        "es": "✅ ¡Correcto, muy bien!",
+    },
+    "grammar_fix": {"en": "Almost! «{sentence}»\n{note}", "es": "¡Casi! «{sentence}»\n{note}"},
+    "grammar_generic_note": {
+        "en": "Compare it with what you wrote.",
+        "es": "Compáralo con lo que escribiste.",
+    },
+    "grammar_again": {
+        "en": "Try another sentence with it?",
+        "es": "¿Pruebas con otra frase?",
+    },
+    "grammar_next": {"en": "Next one:", "es": "El siguiente:"},
+    "grammar_unknown_topic": {
+        "en": 'I\'m not sure which grammar point you mean. Try "when do I use ser or estar?", '
+        'or send "grammar" for today\'s lesson.',
+        "es": 'No sé bien a qué punto de gramática te refieres. Prueba "¿cuándo uso el present '
+        'perfect?", o manda "gramática" para la lección de hoy.',
+    },
+    "grammar_check_clean": {
+        "en": "✅ I don't see any mistakes there. Nice!",
+        "es": "✅ No veo ningún error. ¡Bien hecho!",
+    },
+    "grammar_check_found": {
+        "en": "I found {count} thing(s) to fix:",
+        "es": "Encontré {count} cosa(s) que corregir:",
+    },
+    "why_nothing": {
+        "en": "There's no correction to explain right now. Write me something and I'll check it!",
+        "es": "Ahora mismo no hay ninguna corrección que explicar. ¡Escríbeme algo y lo reviso!",
+    },
+    "why_example": {"en": "Correct: «{sentence}»", "es": "Correcto: «{sentence}»"},
+    "say_something": {
+        "en": "Tell me in {language}:",
+        "es": "Dímelo en {language}:",
+    },
+    "other_language": {
+        "en": "I can only teach Spanish and English 🙂 Let's keep going in {language}:",
+        "es": "Solo enseño español e inglés 🙂 Sigamos en {language}:",
+    },
+    "try_in_target": {
+        "en": "Try answering in {language} 🙂 For example: «{sample}»",
+        "es": "Intenta responder en {language} 🙂 Por ejemplo: «{sample}»",
+    },
+    "long_paste": {
+        "en": "That's a long text! I read the first part.",
+        "es": "¡Qué texto tan largo! He leído la primera parte.",
+    },
+    "next_scenario": {"en": "Ready for a new scene?", "es": "¿Listo para otra escena?"},
+    "correction": {
+        "en": 'Almost! «{sentence}». Reply "why" for the reason.',
+        "es": '¡Casi! «{sentence}». Responde "por qué" si quieres la explicación.',
+    },
+    "correction_again": {
+        "en": "Careful, this one again: «{sentence}». {note}",
+        "es": "Ojo, otra vez este: «{sentence}». {note}",
+    },
+    "scenario_intro": {
+        "en": "🎭 {title}. {setting}\nYour goal: {goal}",
+        "es": "🎭 {title}. {setting}\nTu objetivo: {goal}",
+    },
+    "lookup_ask": {
+        "en": 'Ask me "how do you say ...?" or "what does ... mean?"',
+        "es": 'Pregúntame "¿cómo se dice ...?" o "¿qué significa ...?"',
+    },
+    "lookup_meaning": {
+        "en": "«{word}» means: {translation}",
+        "es": "«{word}» significa: {translation}",
+    },
+    "lookup_say": {
+        "en": "{phrase} in {language}: «{word}»",
+        "es": "{phrase} en {language}: «{word}»",
+    },
+    "lookup_unknown": {
+        "en": "«{phrase}» isn't in my {language} lessons yet. Try another word, or describe it "
+        "with simpler words 🙂",
+        "es": "«{phrase}» todavía no está en mis lecciones de {language}. Prueba con otra "
+        "palabra, o descríbela con palabras más sencillas 🙂",
+    },
     "language_es": {"en": "Spanish", "es": "español"},
     "language_en": {"en": "English", "es": "inglés"},
 }

@@ -209,3 +209,22 @@ llm_calls = Table(
     Index(None, "learner_key", "created_at"),
     Index(None, "provider", "created_at"),
 )
+
+error_events = Table(
+    "error_events",
+    metadata,
+    _id(),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False),
+    Column("inbox_id", Id, ForeignKey("inbox.id")),  # None for work outside a turn
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("category", String(24), nullable=False),  # GENDER | SER_ESTAR | PREP | ...
+    Column("rule", String(64), nullable=False),  # grammar point id or built-in check id
+    Column("source", String(16), nullable=False),  # rules | model | scorer
+    Column("wrong", String(200), nullable=False),
+    Column("correction", String(200), nullable=False),
+    Column("span_start", Integer, nullable=False),
+    Column("span_end", Integer, nullable=False),
+    Column("sentence", String(500), nullable=False),  # the learner's text around it, for reviews
+    Index(None, "learner_id", "created_at"),
+    Index(None, "learner_id", "rule"),
+)

@@ -19,7 +19,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from agents.base import Context
-from tutor import inbox, learners, leases, logs, metrics, outbox
+from agents.registry import build_dispatcher
+from tutor import error_events, inbox, learners, leases, logs, metrics, outbox
 from tutor.dispatcher import Dispatcher
 from tutor.errors import ChannelError
 from tutor.i18n import t
@@ -41,7 +42,7 @@ class Worker:
     def __init__(self, services: Services, dispatcher: Dispatcher | None = None) -> None:
         self.services = services
         self.settings = services.settings
-        self.dispatcher = dispatcher or Dispatcher()
+        self.dispatcher = dispatcher or build_dispatcher(services)
         self.sender = outbox.Sender(
             services.engine,
             services.channels,
@@ -131,7 +132,14 @@ class Worker:
         if recent is None:
             recent = learners.recent_turns(engine, learner.id, self.settings.hot_turns)
             services.hot.prime(learner.key, recent)
-        context = Context(learner.key, learner.profile, learner.state, tuple(recent))
+        context = Context(
+            learner.key,
+            learner.profile,
+            learner.state,
+            tuple(recent),
+            learner_id=learner.id,
+            request_id=f"inbox-{row.id}",
+        )
         outcome = self.dispatcher.dispatch(inbound, context)
         profile = outcome.profile if outcome.profile is not None else learner.profile
         state = outcome.state if outcome.state is not None else learner.state
@@ -152,6 +160,13 @@ class Worker:
                     profile=profile,
                     state=state,
                     idle=timedelta(minutes=self.settings.session_idle_minutes),
+                )
+                error_events.record(
+                    connection,
+                    learner_id=learner.id,
+                    inbox_id=row.id,
+                    text=inbound.text,
+                    events=outcome.errors,
                 )
                 outbox.add(
                     connection,

@@ -51,6 +51,12 @@ class Harness:
         self.worker.sweep()
         return self.telegram.sent_texts(user_id)[before:]
 
+    def onboard(self, user_id: int, target: str = "es") -> None:
+        """Finish first contact: ``target`` "es" explains in English, "en" in Spanish."""
+        choice = "1" if target == "es" else "2"
+        for answer in ("hi", choice, choice, "1", "skip", "skip"):
+            self.telegram_says(user_id, answer)
+
     def telegram_taps(self, user_id: int, data: str) -> list[str]:
         assert self.telegram is not None
         before = len(self.telegram.sent_texts(user_id))

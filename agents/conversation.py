@@ -1,0 +1,265 @@
+"""The conversation agent: keeps the learner talking, one light correction at a time.
+
+Offline it role-plays the curriculum's scenarios at the learner's level: the
+character's opening line, then its follow-up questions one per turn, then a
+closing line and the next scenario. With a model configured the reply is
+written by the router's fast tier in character, told which correction the
+rules found so it can weave it in (the offline reply is the fallback).
+
+Every turn: the learner's text is checked; at most one correction is shown,
+woven in ("Almost! «Fui a LA playa». Reply "why" for the reason."), with a
+hint instead when the learner has made that mistake before; then exactly one
+question keeps the conversation going. All mistakes found are recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Engine
+
+from agents.base import Context, Outcome
+from agents.curriculum import Scenario
+from agents.grammar import (
+    CHECK_CHARS,
+    GrammarChecker,
+    _pinned,
+    _without,
+    corrected_sentence,
+    correction_state,
+)
+from agents.library import Library, Placement, localised, pick, scenarios_for
+from agents.rules import ErrorEvent
+from tutor import error_events
+from tutor.i18n import language_name, t
+from tutor.intents import other_language, written_in
+from tutor.llm.router import LLMRequest
+from tutor.llm.types import ChatMessage, Task
+from tutor.messages import Inbound, Reply
+
+logger = logging.getLogger(__name__)
+
+#: A mistake seen this many times before gets a hint instead of "reply why".
+REPEAT_HINT_AFTER = 2
+
+_ACK = {
+    "es": ("¡Genial!", "¡Qué bien!", "Muy bien.", "¡Perfecto!", "Ah, vale.", "¡Estupendo!"),
+    "en": ("Nice!", "Great!", "Sounds good!", "Perfect!", "I see.", "Lovely!"),
+}
+_SYMBOLS_ONLY = re.compile(r"^[\W\d_]*$", re.UNICODE)
+
+
+def _has_letters(text: str) -> bool:
+    return any(unicodedata.category(ch).startswith("L") for ch in text)
+
+
+class ConversationAgent:
+    """Menu item 1 and every free message the other routes do not claim."""
+
+    name = "conversation"
+
+    def __init__(
+        self, library: Library, checker: GrammarChecker, engine: Engine | None = None
+    ) -> None:
+        self.library = library
+        self.checker = checker
+        self.engine = engine
+
+    def start(self, context: Context) -> Outcome:
+        """A new role-play at the learner's level."""
+        placement = self.library.place(context.profile)
+        if placement is None:
+            return Outcome(self.name, (Reply(t("no_curriculum", context.lang)),))
+        outcome = self._begin(context, placement, lead="")
+        return _pinned(outcome, placement, context)
+
+    def handle(self, inbound: Inbound, context: Context) -> Outcome:
+        placement = self.library.place(context.profile)
+        if placement is None:
+            return Outcome(self.name, (Reply(t("no_curriculum", context.lang)),))
+        return _pinned(self._turn(inbound, context, placement), placement, context)
+
+    # One turn ----------------------------------------------------------------
+
+    def _turn(self, inbound: Inbound, context: Context, placement: Placement) -> Outcome:
+        lang = context.lang
+        target = placement.curriculum.target_language
+        text = inbound.text.strip()
+        scenario = self._scenario(context, placement)
+        if scenario is None:
+            lead = self._reaction(text, context, placement)
+            return self._begin(context, placement, lead=lead)
+        lines = [scenario.opening, *scenario.follow_ups]
+        step = min(int(context.state["scenario"].get("step", 0)), len(lines) - 1)
+        question = lines[step]
+        if not text or not _has_letters(text):
+            nudge = t("say_something", lang, language=language_name(target, lang))
+            return Outcome(self.name, (Reply(f"{_emoji_reply(text)}{nudge}\n{question}"),))
+        foreign = other_language(text)
+        if foreign is not None:
+            reply = t("other_language", lang, language=language_name(target, lang))
+            return Outcome(self.name, (Reply(f"{reply}\n{question}"),))
+        written = written_in(text)
+        if written == lang and written != target and len(text) <= 200:
+            sample = pick(list(scenario.sample_turns), f"{context.request_id}:{step}")
+            reply = t("try_in_target", lang, language=language_name(target, lang), sample=sample)
+            return Outcome(self.name, (Reply(f"{reply}\n{question}"),))
+
+        events = self.checker.check(text, placement, context)
+        correction = self._correction(text, events, context)
+        long_note = t("long_paste", lang) if len(text) > CHECK_CHARS else ""
+        next_step = step + 1
+        state = _without(context.state, "correction", "menu", "exercise")
+        if correction is not None:
+            state["correction"] = correction_state(events[0], text)
+        if next_step < len(lines):
+            state["scenario"] = {**context.state["scenario"], "step": next_step}
+            reacts = "!" in lines[next_step]  # the line has its own "¡Qué bien!"
+            ack = "" if events or reacts else pick(list(_ACK[target]), f"{context.request_id}:a")
+            offline = _join(long_note, correction or ack, lines[next_step])
+        else:
+            closing = scenario.closing or pick(list(_ACK[target]), context.request_id)
+            done = [*context.profile.get("scenarios_done", []), scenario.id][-50:]
+            profile = {**context.profile, "scenarios_done": done}
+            state.pop("scenario", None)
+            begun = self._begin(
+                replace(context, profile=profile, state=state),
+                placement,
+                lead=_join(long_note, correction or "", closing, t("next_scenario", lang)),
+            )
+            return replace(begun, profile=profile, errors=tuple(events))
+        reply = self._with_model(inbound, context, placement, scenario, correction, offline)
+        return Outcome(self.name, (Reply(reply),), state=state, errors=tuple(events))
+
+    def _reaction(self, text: str, context: Context, placement: Placement) -> str:
+        """Before a role-play starts: a correction of what they wrote, if any."""
+        if not text or not _has_letters(text):
+            return _emoji_reply(text)
+        if other_language(text) is not None:
+            target = language_name(placement.curriculum.target_language, context.lang)
+            return t("other_language", context.lang, language=target)
+        events = self.checker.check(text, placement, context)
+        return self._correction(text, events, context) or ""
+
+    def _correction(self, text: str, events: list[ErrorEvent], context: Context) -> str | None:
+        """At most one correction, woven in; a hint when the mistake keeps coming back."""
+        if not events:
+            return None
+        event = events[0]
+        sentence = corrected_sentence(text, event)
+        seen = self._seen(context).get(event.rule, 0)
+        if seen >= REPEAT_HINT_AFTER and event.note:
+            return t("correction_again", context.lang, sentence=sentence, note=event.note)
+        return t("correction", context.lang, sentence=sentence)
+
+    def _seen(self, context: Context) -> dict[str, int]:
+        if context.learner_id is None or self.engine is None:
+            return {}
+        try:
+            return error_events.counts_by_rule(self.engine, context.learner_id)
+        except Exception:  # a hint is a nicety: never lose the turn over it
+            logger.exception("could not read past mistakes")
+            return {}
+
+    # Scenarios -----------------------------------------------------------------
+
+    def _scenario(self, context: Context, placement: Placement) -> Scenario | None:
+        current = context.state.get("scenario")
+        if not isinstance(current, Mapping):
+            return None
+        for unit in placement.curriculum.units():
+            for scenario in unit.scenarios:
+                if scenario.id == current.get("id"):
+                    return scenario
+        return None
+
+    def _begin(self, context: Context, placement: Placement, lead: str) -> Outcome:
+        lang = context.lang
+        level = str(context.profile.get("level") or "A1")
+        options = scenarios_for(placement.curriculum, level)
+        done = list(context.profile.get("scenarios_done", []))
+        fresh = [s for s in options if s.id not in done] or options
+        scenario = fresh[0] if not done else pick(fresh, f"{context.learner_key}:{len(done)}")
+        intro = t(
+            "scenario_intro",
+            lang,
+            title=localised(scenario.title, lang),
+            setting=localised(scenario.setting, lang),
+            goal=localised(scenario.goal, lang),
+        )
+        state = _without(context.state, "menu", "exercise")
+        state["scenario"] = {"id": scenario.id, "step": 0}
+        text = _join(lead, intro, f"💬 {scenario.opening}")
+        return Outcome(self.name, (Reply(text),), state=state)
+
+    # With a model ---------------------------------------------------------------
+
+    def _with_model(
+        self,
+        inbound: Inbound,
+        context: Context,
+        placement: Placement,
+        scenario: Scenario,
+        correction: str | None,
+        offline: str,
+    ) -> str:
+        if not self.checker.has_model:
+            return offline
+        assert self.checker.router is not None
+        lang = context.lang
+        target = placement.curriculum.target_language
+        history = tuple(
+            message for turn in context.recent_turns[-6:] for message in _turn_messages(turn)
+        )
+        result = self.checker.router.complete(
+            LLMRequest(
+                task=Task.CHAT,
+                agent=self.name,
+                request_id=f"{context.request_id}:chat",
+                template="roleplay",
+                variables={
+                    "target_language": language_name(target, "en"),
+                    "explanation_language": language_name(lang, "en"),
+                    "setting": localised(scenario.setting, "en"),
+                    "goal": localised(scenario.goal, "en"),
+                    "character": scenario.opening,
+                    "correction": correction or "none",
+                    "next_question": offline.rsplit("\n", 1)[-1],
+                },
+                learner_text=inbound.text[:CHECK_CHARS],
+                history=history,
+                learner_key=context.learner_key,
+                language=target,
+                level=str(context.profile.get("level") or "A1"),
+                max_tokens=220,
+                fallback=lambda: offline,
+            )
+        )
+        return result.text.strip() or offline
+
+
+def _turn_messages(turn: Mapping[str, Any]) -> tuple[ChatMessage, ...]:
+    said = str(turn.get("text") or "")
+    reply = turn.get("reply") or []
+    answered = "\n".join(str(r) for r in reply) if isinstance(reply, list) else str(reply)
+    out = []
+    if said:
+        out.append(ChatMessage("user", said[:500]))
+    if answered:
+        out.append(ChatMessage("assistant", answered[:500]))
+    return tuple(out)
+
+
+def _emoji_reply(text: str) -> str:
+    """A smile back for a message of only emoji."""
+    emoji = any(unicodedata.category(ch) == "So" for ch in text)
+    return "😄 " if emoji and _SYMBOLS_ONLY.match(text) else ""
+
+
+def _join(*parts: str) -> str:
+    return "\n".join(part.strip() for part in parts if part and part.strip())

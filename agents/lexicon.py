@@ -1,0 +1,108 @@
+"""Answers "how do you say X?" and "what does Y mean?" from the curriculum lexicon first.
+
+Matching folds case and accents and drops a leading article or "to", so
+"How do you say 'the spoon'" finds *la cuchara* and "que significa madrugar"
+finds *to get up early*. When the lexicon has no entry and a model is
+configured, the router answers (its fallback is an honest "not in my lessons").
+"""
+
+from __future__ import annotations
+
+import re
+
+from agents.base import Context, Outcome
+from agents.curriculum import VocabularyItem
+from agents.grammar import CHECK_CHARS, GrammarChecker, _pinned
+from agents.library import Library, localised, vocabulary
+from tutor.i18n import language_name, t
+from tutor.llm.router import LLMRequest
+from tutor.llm.types import Task
+from tutor.messages import Inbound, Reply
+from tutor.text import fold
+
+_LEADING = re.compile(r"^(?:the|a|an|to|el|la|los|las|un|una|unos|unas|lo)\s+", re.IGNORECASE)
+_SPLIT = re.compile(r"\s*[,;/]\s*|\s+or\s+|\s+o\s+")
+_ARTICLE = {"m": "el", "f": "la"}
+
+
+def _key(phrase: str) -> str:
+    folded = fold(phrase)
+    return _LEADING.sub("", folded).strip()
+
+
+def _senses(text: str) -> set[str]:
+    cleaned = re.sub(r"\([^)]*\)", " ", text)
+    return {_key(part) for part in _SPLIT.split(cleaned) if part.strip()}
+
+
+def _headword(item: VocabularyItem, target: str) -> str:
+    if target == "es" and item.pos == "noun" and item.gender in _ARTICLE:
+        return f"{_ARTICLE[item.gender]} {item.lemma}"
+    return item.lemma
+
+
+class LexiconAgent:
+    name = "lexicon"
+
+    def __init__(self, library: Library, checker: GrammarChecker) -> None:
+        self.library = library
+        self.checker = checker
+
+    def handle(self, inbound: Inbound, context: Context) -> Outcome:
+        return self.lookup(inbound, context, inbound.text, meaning=False)
+
+    def start(self, context: Context) -> Outcome:
+        return Outcome(self.name, (Reply(t("lookup_ask", context.lang)),))
+
+    def lookup(self, inbound: Inbound, context: Context, phrase: str, *, meaning: bool) -> Outcome:
+        """The entries for ``phrase``: a target-language word to explain, or a word to translate."""
+        lang = context.lang
+        placement = self.library.place(context.profile)
+        if placement is None:
+            return Outcome(self.name, (Reply(t("no_curriculum", lang)),))
+        curriculum = placement.curriculum
+        target = curriculum.target_language
+        key = _key(phrase)
+        items = vocabulary(curriculum)
+        if meaning:
+            hits = [item for item in items if _key(item.lemma) == key]
+        else:
+            hits = [item for item in items if key in _senses(localised(item.translations, lang))]
+        if hits:
+            lines = [
+                t(
+                    "lookup_meaning" if meaning else "lookup_say",
+                    lang,
+                    phrase=phrase,
+                    word=_headword(item, target),
+                    translation=localised(item.translations, lang),
+                    language=language_name(target, lang),
+                )
+                + f"\n   «{item.example}» ({localised(item.example_translation, lang)})"
+                for item in hits[:3]
+            ]
+            return _pinned(Outcome(self.name, (Reply("\n".join(lines)),)), placement, context)
+        offline = t("lookup_unknown", lang, phrase=phrase, language=language_name(target, lang))
+        if not self.checker.has_model:
+            return _pinned(Outcome(self.name, (Reply(offline),)), placement, context)
+        assert self.checker.router is not None
+        result = self.checker.router.complete(
+            LLMRequest(
+                task=Task.EXPLAIN,
+                agent=self.name,
+                request_id=f"{context.request_id}:lookup",
+                template="explain",
+                variables={
+                    "target_language": language_name(target, "en"),
+                    "explanation_language": language_name(lang, "en"),
+                },
+                learner_text=inbound.text[:CHECK_CHARS],
+                learner_key=context.learner_key,
+                language=target,
+                level=str(context.profile.get("level") or "A1"),
+                max_tokens=200,
+                fallback=lambda: offline,
+            )
+        )
+        reply = Reply(result.text.strip() or offline)
+        return _pinned(Outcome(self.name, (reply,)), placement, context)

@@ -1,0 +1,38 @@
+"""The tutoring agents a worker runs, wired to the service's router and database."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from agents.base import Agent
+from agents.conversation import ConversationAgent
+from agents.grammar import GrammarAgent, GrammarChecker
+from agents.lexicon import LexiconAgent
+from agents.library import Library
+from tutor.dispatcher import Dispatcher
+from tutor.intents import IntentRouter
+
+if TYPE_CHECKING:
+    from tutor.services import Services
+
+
+@lru_cache(maxsize=1)
+def shipped_library() -> Library:
+    """The shipped curricula, loaded once per process."""
+    return Library()
+
+
+def build_agents(services: Services, library: Library | None = None) -> dict[str, Agent]:
+    library = library or shipped_library()
+    checker = GrammarChecker(library, services.router)
+    return {
+        "conversation": ConversationAgent(library, checker, services.engine),
+        "grammar": GrammarAgent(library, checker),
+        "lexicon": LexiconAgent(library, checker),
+    }
+
+
+def build_dispatcher(services: Services) -> Dispatcher:
+    """The dispatcher with every built agent; the rest say plainly they are coming."""
+    return Dispatcher(build_agents(services), IntentRouter(services.router))
