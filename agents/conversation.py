@@ -111,12 +111,13 @@ class ConversationAgent:
             return Outcome(self.name, (Reply(f"{reply}\n{question}"),))
 
         events = self.checker.check(text, placement, context)
-        correction = self._correction(text, events, context)
+        shown = _to_show(events)
+        correction = self._correction(text, shown, context)
         long_note = t("long_paste", lang) if len(text) > CHECK_CHARS else ""
         next_step = step + 1
         state = _without(context.state, "correction", "menu", "exercise")
-        if correction is not None:
-            state["correction"] = correction_state(events[0], text)
+        if shown is not None:
+            state["correction"] = correction_state(shown, text)
         if next_step < len(lines):
             state["scenario"] = {**context.state["scenario"], "step": next_step}
             reacts = "!" in lines[next_step]  # the line has its own "¡Qué bien!"
@@ -144,13 +145,12 @@ class ConversationAgent:
             target = language_name(placement.curriculum.target_language, context.lang)
             return t("other_language", context.lang, language=target)
         events = self.checker.check(text, placement, context)
-        return self._correction(text, events, context) or ""
+        return self._correction(text, _to_show(events), context) or ""
 
-    def _correction(self, text: str, events: list[ErrorEvent], context: Context) -> str | None:
-        """At most one correction, woven in; a hint when the mistake keeps coming back."""
-        if not events:
+    def _correction(self, text: str, event: ErrorEvent | None, context: Context) -> str | None:
+        """The one correction, woven in; a hint when the mistake keeps coming back."""
+        if event is None:
             return None
-        event = events[0]
         sentence = corrected_sentence(text, event)
         seen = self._seen(context).get(event.rule, 0)
         if seen >= REPEAT_HINT_AFTER and event.note:
@@ -253,6 +253,12 @@ def _turn_messages(turn: Mapping[str, Any]) -> tuple[ChatMessage, ...]:
     if answered:
         out.append(ChatMessage("assistant", answered[:500]))
     return tuple(out)
+
+
+def _to_show(events: list[ErrorEvent]) -> ErrorEvent | None:
+    """The one mistake to mention: the rules' first (their "why" is the curriculum's), else
+    the model's first."""
+    return next((e for e in events if e.source == "rules"), events[0] if events else None)
 
 
 def _emoji_reply(text: str) -> str:

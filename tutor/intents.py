@@ -647,7 +647,8 @@ class OfflineClassifier:
         meta = bool(_META.search(folded)) or folded.endswith(("please", "por favor"))
         practising = written is not None and written == target and written != explain
         # The practice prior: the target language with no request in it is conversation.
-        conversation = 1.0 + (0.75 if practising else 0.0) - (0.75 if meta else 0.0)
+        practice = (1.5 if len(folded.split()) >= 5 else 0.75) if practising else 0.0
+        conversation = 1.0 + practice - (0.75 if meta else 0.0)
         if len(folded.split()) > 25:
             conversation += 1.5  # long messages are practice writing, not requests
         if not folded:
@@ -659,7 +660,10 @@ class OfflineClassifier:
         ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
         best, top = ranked[0]
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-        confidence = round(min(0.99, 0.5 + (top - runner_up) / (2 * max(top, 1.0))), 3)
+        if len(ranked) == 1:  # no cue at all: sure only when they are practising
+            confidence = 0.9 if practising or len(folded.split()) > 25 else 0.55
+        else:
+            confidence = round(min(0.99, 0.5 + (top - runner_up) / (2 * max(top, 1.0))), 3)
         return Decision(best, confidence, "classifier")
 
 
