@@ -26,7 +26,7 @@ from agents.curriculum import Curriculum, GrammarPoint
 from agents.library import Library, Placement, current_units, grammar_points, localised
 from agents.rules import ErrorEvent
 from tutor.i18n import language_name, t
-from tutor.intents import written_in
+from tutor.intents import CHECK_PREFIX, written_in
 from tutor.llm.router import LLMRequest, Router
 from tutor.llm.types import Task
 from tutor.messages import Inbound, Reply
@@ -256,17 +256,12 @@ def find_point(question: str, curriculum: Curriculum, lang: str) -> GrammarPoint
     return best[1] if best and best[0] >= 2 else None
 
 
-_CHECK_PREFIX = re.compile(
-    r"^\s*(?:please\s+)?(?:check|correct|fix|corrige(?:me)?|corregir|revisa(?:r)?|is this (?:right|"
-    r"correct)|esta bien|está bien|is it correct)\b[^:\n]*[:\n]\s*",
-    re.IGNORECASE,
-)
 _QUOTED = re.compile(r"[\"“«'‘](.+?)[\"”»'’]")
 
 
 def sentence_to_check(text: str) -> str | None:
     """The sentence in "check this: ..." or "is 'X' correct?", else None."""
-    match = _CHECK_PREFIX.match(text)
+    match = CHECK_PREFIX.match(text)
     if match and text[match.end() :].strip():
         return text[match.end() :].strip()
     folded = fold(text)

@@ -28,13 +28,14 @@ ROLEPLAY_REPLY = "¡Qué interesante! Y tu coche, ¿de qué color es?"
 
 def _prompt(body: dict[str, Any]) -> str:
     """Everything the model was told: system prompt and messages."""
-    parts = [body.get("system") if isinstance(body.get("system"), str) else ""]
-    for block in body.get("system") if isinstance(body.get("system"), list) else []:
-        parts.append(block.get("text", ""))
+    system = body.get("system")
+    parts: list[str] = [system] if isinstance(system, str) else []
+    for block in system if isinstance(system, list) else []:
+        parts.append(str(block.get("text", "")))
     for message in body.get("messages", []):
         content = message.get("content")
         if isinstance(content, list):
-            parts += [c.get("text", "") for c in content if isinstance(c, dict)]
+            parts += [str(c.get("text", "")) for c in content if isinstance(c, dict)]
         else:
             parts.append(str(content))
     return "\n".join(parts)

@@ -311,6 +311,12 @@ _COMMAND_PATTERNS = (
         ),
     ),
 )
+#: "check this: ...", "corrige: ...": a request to check the sentence after the colon.
+CHECK_PREFIX = re.compile(
+    r"^\s*(?:please\s+)?(?:check|correct|fix|corrige(?:me)?|corregir|revisa(?:r)?|is this (?:right|"
+    r"correct)|esta bien|está bien|is it correct)\b[^:\n]*[:\n]\s*",
+    re.IGNORECASE,
+)
 _BARE_WHY = re.compile(r"^(?:why|por que|porque|pq|why not|y eso)$")
 _WHY_WORDS = re.compile(
     r"\b(?:why+|whyy+|wh+y|por ?que|porq|pq|xq|how come|reason|razon|explain|explica\w*"
@@ -348,6 +354,9 @@ class IntentRules:
         lookup = self._lookup(text)
         if lookup is not None:
             return lookup
+        check = CHECK_PREFIX.match(text)
+        if check and text[check.end() :].strip():
+            return Decision(Intent.GRAMMAR, 1.0, "rules", text[check.end() :].strip())
         if state.get("correction") and len(folded.split()) <= 12 and _WHY_WORDS.search(folded):
             return Decision(Intent.WHY, 1.0, "rules")
         if state.get("exercise"):
