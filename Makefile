@@ -26,6 +26,7 @@ bench:
 	$(VENV)/bin/python -m bench
 	$(VENV)/bin/python -m bench.models
 	$(VENV)/bin/python -m bench.grammar_eval --write
+	$(VENV)/bin/python -m bench.intents --write
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache build dist

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol, TypeVar
 
-from bench import machine, report, rig, rss, webhook, worker
+from bench import machine, markdown, report, rig, rss, webhook, worker
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "BENCHMARKS.md"
@@ -297,7 +297,7 @@ def run_all(args: argparse.Namespace, host: machine.Machine, started: float) -> 
         getattr(results, "background", {}),
     )
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text)
+    output.write_text(markdown.carry_blocks(output, text))
     rig.say(f"wrote {output}")
 
 

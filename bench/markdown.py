@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from bench import rig
 from bench.profile import Functions, Share
@@ -58,3 +60,31 @@ def disturbed(cores: float) -> str:
     if cores < rig.DISTURBED_CORES:
         return ""
     return f" ⚠ other processes used {cores:.2f} cores meanwhile"
+
+
+_BLOCK = re.compile(r"<!-- (?P<name>[a-z-]+):start -->\n.*?<!-- (?P=name):end -->\n", re.DOTALL)
+
+
+def write_block(path: Path, name: str, content: str) -> None:
+    """Put ``content`` between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``path``.
+
+    Benchmarks that are quick and separate (intent routing, the grammar engine) keep their
+    section of docs/BENCHMARKS.md this way; the main report carries the blocks over.
+    """
+    block = f"<!-- {name}:start -->\n{content.rstrip()}\n<!-- {name}:end -->\n"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    for match in _BLOCK.finditer(text):
+        if match.group("name") == name:
+            text = text[: match.start()] + block + text[match.end() :]
+            break
+    else:
+        text = f"{text.rstrip()}\n\n{block}" if text else block
+    path.write_text(text, encoding="utf-8")
+
+
+def carry_blocks(old: Path, new_text: str) -> str:
+    """``new_text`` with the named blocks of the file it replaces appended."""
+    if not old.exists():
+        return new_text
+    kept = [m.group(0) for m in _BLOCK.finditer(old.read_text(encoding="utf-8"))]
+    return new_text.rstrip() + "\n\n" + "\n".join(kept) if kept else new_text

@@ -120,6 +120,8 @@ ports), the fake Bot API and the real processes, and stops them all at the end.
 Model-routing numbers (router overhead, the cost simulation) are in
 `docs/BENCHMARKS-MODELS.md`, written by `.venv/bin/python -m bench.models`; the grammar
 engine on COWS-L2H is in `docs/BENCHMARKS-GRAMMAR.md` (`python -m bench.grammar_eval --write`).
+The sections at the end (intent routing, the grammar engine) are written by their own
+quick benchmarks and carried over when this report is regenerated.
 {notes}
 """,
         summary(hook, work, memory),
