@@ -23,7 +23,14 @@ from pydantic import BaseModel, Field
 
 from agents.base import Context, Outcome
 from agents.curriculum import Curriculum, GrammarPoint
-from agents.library import Library, Placement, current_units, grammar_points, localised
+from agents.library import (
+    Library,
+    Placement,
+    current_units,
+    grammar_points,
+    localised,
+    open_question,
+)
 from agents.rules import ErrorEvent
 from tutor.i18n import language_name, t
 from tutor.intents import CHECK_PREFIX, written_in
@@ -449,6 +456,9 @@ class GrammarAgent:
         if found is not None:
             lines += [f"📘 {found.title}: {found.text}", *(f"• {e}" for e in found.examples)]
         lines.append(t("why_example", lang, sentence=correction.get("sentence", "")))
+        question = open_question(placement.curriculum, context.state)
+        if question:
+            lines.append(f"\n{t('back_to_chat', lang)} {question}")
         state = _without(context.state, "correction")
         return Outcome(self.name, (Reply("\n".join(lines)),), state=state)
 

@@ -124,3 +124,16 @@ def pick(options: list[Any], seed: str) -> Any:
     """A stable choice among ``options`` for ``seed`` (same turn, same answer on redelivery)."""
     digest = hashlib.sha256(seed.encode("utf-8")).digest()
     return options[int.from_bytes(digest[:4], "big") % len(options)]
+
+
+def open_question(curriculum: Curriculum, state: Mapping[str, Any]) -> str | None:
+    """The role-play line the learner still owes an answer to, if a scene is open."""
+    scene = state.get("scenario")
+    if not isinstance(scene, Mapping):
+        return None
+    for unit in curriculum.units():
+        for scenario in unit.scenarios:
+            if scenario.id == scene.get("id"):
+                lines = [scenario.opening, *scenario.follow_ups]
+                return lines[min(int(scene.get("step", 0)), len(lines) - 1)]
+    return None

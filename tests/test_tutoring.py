@@ -56,6 +56,7 @@ def test_role_play_keeps_the_learner_talking(harness: Harness) -> None:
     # "why" gives the longer explanation, once.
     why = harness.telegram_says(601, "why?")[0]
     assert "la coche → el coche" in why and "masculine" in why
+    assert why.endswith(reply.splitlines()[-1])  # then back to the scene's open question
     assert "There's no correction to explain" in harness.telegram_says(601, "why")[0]
 
 

@@ -172,6 +172,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "There's no correction to explain right now. Write me something and I'll check it!",
         "es": "Ahora mismo no hay ninguna corrección que explicar. ¡Escríbeme algo y lo reviso!",
     },
+    "back_to_chat": {"en": "Back to our chat:", "es": "Volvamos a la charla:"},
     "why_example": {"en": "Correct: «{sentence}»", "es": "Correcto: «{sentence}»"},
     "say_something": {
         "en": "Tell me in {language}:",
