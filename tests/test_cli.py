@@ -365,3 +365,18 @@ def test_set_webhook_defaults_to_the_public_url(tutor: Tutor, fake_telegram: Fak
     missing = tutor("telegram", "set-webhook", **env)
     assert missing.returncode != 0
     assert "TUTOR_PUBLIC_URL" in missing.stderr
+
+
+def test_curriculum_assign_moves_a_learner(tutor: Tutor, harness: Harness) -> None:
+    harness.onboard(7401)
+    harness.telegram_says(7401, "1")  # the role-play pins the learner to es-for-en@1
+    url = harness.settings.resolved_database_url
+    moved = tutor("curriculum", "assign", "telegram:7401", "es-for-en@1", TUTOR_DATABASE_URL=url)
+    assert moved.returncode == 0, moved.stderr
+    assert moved.stdout.strip() == "telegram:7401: now on es-for-en@1"
+    wrong = tutor("curriculum", "assign", "telegram:7401", "en-for-es@1", TUTOR_DATABASE_URL=url)
+    assert wrong.returncode != 0 and "the learner practises es" in wrong.stderr
+    missing = tutor("curriculum", "assign", "telegram:7401", "es-for-en@9", TUTOR_DATABASE_URL=url)
+    assert missing.returncode != 0 and "no shipped curriculum" in missing.stderr
+    nobody = tutor("curriculum", "assign", "telegram:1", "es-for-en@1", TUTOR_DATABASE_URL=url)
+    assert nobody.returncode != 0 and "no learner" in nobody.stderr

@@ -386,6 +386,39 @@ def curriculum_list() -> None:
         click.echo(f"{loaded.id} v{loaded.version} ({loaded.target_language}): {counts}")
 
 
+@curriculum.command("assign")
+@click.argument("learner_key")
+@click.argument("curriculum_key", metavar="CURRICULUM@VERSION")
+def curriculum_assign(learner_key: str, curriculum_key: str) -> None:
+    """Move a learner to another curriculum version (e.g. telegram:42 es-for-en@2)."""
+    from sqlalchemy import select, update
+
+    from agents.registry import shipped_library
+    from tutor.models import learners
+
+    chosen = shipped_library().get(curriculum_key)
+    if chosen is None:
+        raise click.ClickException(f"no shipped curriculum {curriculum_key!r} (see: list)")
+    engine = _migrated_store(_settings())
+    with engine.begin() as connection:
+        profile = connection.execute(
+            select(learners.c.profile).where(learners.c.key == learner_key)
+        ).scalar_one_or_none()
+        if profile is None:
+            raise click.ClickException(f"no learner {learner_key!r}")
+        if chosen.target_language != profile.get("target_language"):
+            raise click.ClickException(
+                f"{curriculum_key} teaches {chosen.target_language}; "
+                f"the learner practises {profile.get('target_language')}"
+            )
+        connection.execute(
+            update(learners)
+            .where(learners.c.key == learner_key)
+            .values(profile={**profile, "curriculum": curriculum_key})
+        )
+    click.echo(f"{learner_key}: now on {curriculum_key}")
+
+
 @main.group()
 def inbox() -> None:
     """The durable inbox and its dead letters."""
