@@ -92,6 +92,8 @@ class ConversationAgent:
         text = inbound.text.strip()
         scenario = self._scenario(context, placement)
         if scenario is None:
+            if self.checker.has_model and _has_letters(text) and other_language(text) is None:
+                return self._free(inbound, context, placement)
             lead = self._reaction(text, context, placement)
             return self._begin(context, placement, lead=lead)
         lines = [scenario.opening, *scenario.follow_ups]
@@ -199,6 +201,42 @@ class ConversationAgent:
 
     # With a model ---------------------------------------------------------------
 
+    def _free(self, inbound: Inbound, context: Context, placement: Placement) -> Outcome:
+        """Free conversation through the fast tier; offline it becomes a role-play."""
+        assert self.checker.router is not None
+        text = inbound.text.strip()
+        events = self.checker.check(text, placement, context)
+        shown = _to_show(events)
+        correction = self._correction(text, shown, context)
+        begun = self._begin(context, placement, lead=correction or "")
+        target = placement.curriculum.target_language
+        result = self.checker.router.complete(
+            LLMRequest(
+                task=Task.CHAT,
+                agent=self.name,
+                request_id=f"{context.request_id}:chat",
+                template="free_chat",
+                variables={
+                    "target_language": language_name(target, "en"),
+                    "explanation_language": language_name(context.lang, "en"),
+                    "correction": correction or "none",
+                },
+                learner_text=text[:CHECK_CHARS],
+                history=_history(context),
+                learner_key=context.learner_key,
+                language=target,
+                level=str(context.profile.get("level") or "A1"),
+                max_tokens=220,
+                fallback=lambda: begun.replies[0].text,
+            )
+        )
+        state = _without(context.state, "correction", "menu", "exercise")
+        if shown is not None:
+            state["correction"] = correction_state(shown, text)
+        if result.provider == "offline":
+            return replace(begun, state={**(begun.state or {}), **state}, errors=tuple(events))
+        return Outcome(self.name, (Reply(result.text.strip()),), state=state, errors=tuple(events))
+
     def _with_model(
         self,
         inbound: Inbound,
@@ -213,9 +251,6 @@ class ConversationAgent:
         assert self.checker.router is not None
         lang = context.lang
         target = placement.curriculum.target_language
-        history = tuple(
-            message for turn in context.recent_turns[-6:] for message in _turn_messages(turn)
-        )
         result = self.checker.router.complete(
             LLMRequest(
                 task=Task.CHAT,
@@ -232,7 +267,7 @@ class ConversationAgent:
                     "next_question": offline.rsplit("\n", 1)[-1],
                 },
                 learner_text=inbound.text[:CHECK_CHARS],
-                history=history,
+                history=_history(context),
                 learner_key=context.learner_key,
                 language=target,
                 level=str(context.profile.get("level") or "A1"),
@@ -241,6 +276,11 @@ class ConversationAgent:
             )
         )
         return result.text.strip() or offline
+
+
+def _history(context: Context) -> tuple[ChatMessage, ...]:
+    """The last few turns as chat messages, oldest first."""
+    return tuple(m for turn in context.recent_turns[-6:] for m in _turn_messages(turn))
 
 
 def _turn_messages(turn: Mapping[str, Any]) -> tuple[ChatMessage, ...]:

@@ -24,6 +24,7 @@ from tutor.models import error_events, llm_calls
 from tutor.settings import Settings
 
 ROLEPLAY_REPLY = "¡Qué interesante! Y tu coche, ¿de qué color es?"
+FREE_REPLY = "¡A mí también! ¿Qué playa te gusta más?"
 
 
 def _prompt(body: dict[str, Any]) -> str:
@@ -66,6 +67,8 @@ def tutor_model(body: dict[str, Any]) -> str:
         )
     if "Role-play in Spanish" in prompt:
         return ROLEPLAY_REPLY
+    if "Continue the conversation in Spanish" in prompt:
+        return FREE_REPLY
     return "Ser is for what something is; estar for states and places. Try: Estoy cansado."
 
 
@@ -149,3 +152,16 @@ def test_every_provider_down_still_teaches_offline(
     reply = harness.telegram_says(704, "Tengo un problema con la coche.")[0]
     assert reply.startswith("Almost! «Tengo un problema con EL coche»")
     assert reply.rstrip().endswith("?")
+
+
+def test_free_conversation_goes_through_the_model(
+    modelled: tuple[Harness, FakeGroq, FakeAnthropic],
+) -> None:
+    harness, groq, _anthropic = modelled
+    harness.onboard(705)
+    assert harness.telegram_says(705, "Me gusta mucho la playa de Valencia.") == [FREE_REPLY]
+    [chat] = _requests_with(groq, "Continue the conversation in Spanish")
+    assert "Correction to weave in" in _prompt(chat.json)
+    # Menu 1 still starts a curriculum role-play.
+    harness.telegram_says(705, "menu")
+    assert harness.telegram_says(705, "1")[0].startswith("🎭 ")
