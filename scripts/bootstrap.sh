@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Prepare this checkout on Debian 12: system packages (test mode only) and .venv.
+# Prepare this checkout on Debian 12: the Debian packages it needs and .venv.
 #
-#   scripts/bootstrap.sh run    venv + runtime deps (python3-venv from apt if needed)
+#   scripts/bootstrap.sh run    venv + runtime deps (python3-venv, apertium-eng-spa and
+#                               lttoolbox from apt if missing)
 #   scripts/bootstrap.sh test   + postgresql, redis-server, chromium, ffmpeg, espeak-ng,
 #                               and the [test] extras
 #   scripts/bootstrap.sh lint   venv + [test] extras, no other system packages
@@ -12,9 +13,9 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-test}
 case $mode in
-  run) extra="" system=0 ;;
-  test) extra=test system=1 ;;
-  lint) extra=test system=0 ;;
+  run) extra="" system=0 language=1 ;;
+  test) extra=test system=1 language=1 ;;
+  lint) extra=test system=0 language=0 ;;
   *) echo "usage: $0 [run|test|lint]" >&2; exit 2 ;;
 esac
 
@@ -43,6 +44,11 @@ venv_ok() { [[ -x $venv/bin/python ]] && "$venv/bin/python" -c '' 2>/dev/null; }
 pkgs=()
 if ! venv_ok && ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then
   pkgs+=(python3-venv)
+fi
+# Spanish morphology for the offline grammar checks (Apertium's analyser and generator).
+if ((language)); then
+  [[ -e /usr/share/apertium/apertium-eng-spa/spa-eng.automorf.bin ]] || pkgs+=(apertium-eng-spa)
+  command -v lt-proc >/dev/null || pkgs+=(lttoolbox)
 fi
 if ((system)); then
   have_postgres || pkgs+=(postgresql)
