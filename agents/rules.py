@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Protocol
 
 from agents.curriculum import Curriculum
 
@@ -296,13 +297,26 @@ def _number_fix(word: str, gender: str, number: str, lemma: str) -> str | None:
     return f"{base} {_plural(lemma)}" if base not in ("al", "del", "a la", "de la") else None
 
 
+class Layer(Protocol):
+    """One source of findings in the rule engine."""
+
+    def check(self, text: str, explanation_language: str = "en") -> list[ErrorEvent]: ...
+
+
 class RuleEngine:
-    """All offline rule layers for one curriculum, merged without overlaps."""
+    """All offline rule layers for one curriculum, merged without overlaps.
+
+    The curriculum's own layers come first, so on the same span their finding wins
+    over the built-in checks for the target language (Spanish: :mod:`agents.checks_es`).
+    """
 
     def __init__(self, curriculum: Curriculum) -> None:
-        self._layers: list[PatternRules | ArticleAgreement] = [
+        from agents.checks_es import SpanishChecks  # it builds on ErrorEvent, defined here
+
+        self._layers: list[Layer] = [
             ArticleAgreement(curriculum),
             PatternRules(curriculum),
+            SpanishChecks(curriculum.target_language),
         ]
 
     def check(self, text: str, explanation_language: str = "en") -> list[ErrorEvent]:

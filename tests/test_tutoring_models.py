@@ -53,12 +53,12 @@ def tutor_model(body: dict[str, Any]) -> str:
                 "errors": [
                     # overlaps the rules' finding "la coche": the rules win
                     {"category": "gender", "wrong": "la coche", "right": "el auto"},
-                    # a mistake the rules do not see
+                    # a mistake the rules do not see (tense)
                     {
-                        "category": "verb_form",
-                        "wrong": "yo tiene",
-                        "right": "yo tengo",
-                        "explanation": "With yo the verb is tengo.",
+                        "category": "verb_tense",
+                        "wrong": "yo voy",
+                        "right": "fui",
+                        "explanation": "Ayer asks for the past: fui.",
                     },
                     # not in the text at all: dropped
                     {"category": "spelling", "wrong": "qeso", "right": "queso"},
@@ -104,17 +104,17 @@ def test_role_play_reply_comes_from_the_fast_tier_with_the_rules_correction(
     harness, groq, _anthropic = modelled
     harness.onboard(701)
     harness.telegram_says(701, "1")
-    reply = harness.telegram_says(701, "Yo tiene un problema con la coche.")
+    reply = harness.telegram_says(701, "Ayer yo voy al cine con la coche.")
     assert reply == [ROLEPLAY_REPLY]
     [chat] = _requests_with(groq, "Role-play in Spanish")
     prompt = _prompt(chat.json)
-    assert "«Yo tiene un problema con EL coche»" in prompt  # the rules' correction
-    assert "<learner_message>\nYo tiene un problema con la coche.\n</learner_message>" in prompt
+    assert "«Ayer yo voy al cine con EL coche»" in prompt  # the rules' correction
+    assert "<learner_message>\nAyer yo voy al cine con la coche.\n</learner_message>" in prompt
 
     with harness.services.engine.connect() as connection:
         rows = connection.execute(select(error_events).order_by(error_events.c.span_start))
         found = [(r.wrong, r.correction, r.source) for r in rows]
-    assert found == [("Yo tiene", "yo tengo", "model"), ("la coche", "el coche", "rules")]
+    assert found == [("yo voy", "fui", "model"), ("la coche", "el coche", "rules")]
 
 
 def test_a_grammar_check_asks_the_strong_tier_and_merges(
@@ -122,9 +122,9 @@ def test_a_grammar_check_asks_the_strong_tier_and_merges(
 ) -> None:
     harness, _groq, anthropic = modelled
     harness.onboard(702)
-    checked = harness.telegram_says(702, "check this: yo tiene la coche roja")[0]
+    checked = harness.telegram_says(702, "check this: yo voy con la coche roja")[0]
     assert checked.startswith("I found 2 thing(s) to fix:")
-    assert "✅ yo tengo el coche roja" in checked  # "roja": rules and model both missed it
+    assert "✅ fui con el coche roja" in checked  # "roja": rules and model both missed it
     assert _requests_with(anthropic, "Find grammar")  # thorough checks go to the strong tier
 
 

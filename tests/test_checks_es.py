@@ -1,0 +1,211 @@
+"""The built-in Spanish checks: each finds its mistake and leaves good Spanish alone."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from agents import lexicon_es
+from agents.checks_es import NOTES, SpanishChecks
+from agents.rules import ErrorEvent
+
+
+@pytest.fixture
+def morphology() -> None:
+    """The analyser must be there: `make test` installs it, so its absence is a failure."""
+    assert lexicon_es.analyser() is not None, (
+        "Apertium's Spanish data is missing: scripts/bootstrap.sh test installs "
+        "apertium-eng-spa and lttoolbox"
+    )
+
+
+needs_morphology = pytest.mark.usefixtures("morphology")
+
+
+def _found(text: str, language: str = "en") -> list[ErrorEvent]:
+    return SpanishChecks("es").check(text, language)
+
+
+def _one(text: str, rule: str) -> ErrorEvent:
+    events = [e for e in _found(text) if e.rule == rule]
+    assert events, f"no {rule} in {text!r}"
+    event = events[0]
+    assert text[event.start : event.end] == event.wrong
+    assert event.source == "rules"
+    assert event.note
+    return event
+
+
+CASES = [
+    # (text, rule, wrong, correction, category)
+    ("Vivo en un casa grande.", "es-determiner-noun", "un casa", "una casa", "gender_agreement"),
+    ("El clase es difícil.", "es-determiner-noun", "El clase", "La clase", "gender_agreement"),
+    (
+        "Leo en mis tiempo libre.",
+        "es-determiner-noun",
+        "mis tiempo",
+        "mi tiempo",
+        "number_agreement",
+    ),
+    ("Voy al ciudad.", "es-determiner-noun", "al ciudad", "a la ciudad", "article_contraction"),
+    ("Cada días estudio.", "es-determiner-noun", "Cada días", "Cada día", "number_agreement"),
+    ("Tengo una casa blanco.", "es-adjective-agreement", "blanco", "blanca", "gender_agreement"),
+    ("Compré los libros rojo.", "es-adjective-agreement", "rojo", "rojos", "number_agreement"),
+    ("Es una idea muy bueno.", "es-adjective-agreement", "bueno", "buena", "gender_agreement"),
+    (
+        "Es una persona simpático y gracioso.",
+        "es-adjective-agreement",
+        "simpático",
+        "simpática",
+        "gender_agreement",
+    ),
+    (
+        "La tienda estaba cerrado.",
+        "es-predicate-agreement",
+        "cerrado",
+        "cerrada",
+        "gender_agreement",
+    ),
+    ("Ella está cansado.", "es-predicate-agreement", "cansado", "cansada", "gender_agreement"),
+    ("Mis ojos son azul.", "es-predicate-agreement", "azul", "azules", "number_agreement"),
+    ("Soy cansado hoy.", "es-ser-estar", "Soy", "Estoy", "ser_estar"),
+    ("Ella es en la casa.", "es-ser-estar", "es", "está", "ser_estar"),
+    ("Yo soy estudiando.", "es-ser-estar", "soy", "estoy", "ser_estar"),
+    ("Estoy estudiante de biología.", "es-ser-estar", "Estoy", "Soy", "ser_estar"),
+    ("Estoy de México.", "es-ser-estar", "Estoy", "Soy", "ser_estar"),
+    ("Es muy importante y está muy necesario.", "es-ser-estar", "está", "es", "ser_estar"),
+    ("Visito mi abuela los domingos.", "es-personal-a", "Visito mi", "Visito a mi", "personal_a"),
+    ("Ayudo Camila con la tarea.", "es-personal-a", "Ayudo Camila", "Ayudo a Camila", "personal_a"),
+    ("Conozco el profesor.", "es-personal-a", "Conozco el", "Conozco al", "personal_a"),
+    ("Gracias para la comida.", "es-por-para", "Gracias para", "Gracias por", "por_para"),
+    ("Para ejemplo, me gusta nadar.", "es-por-para", "Para ejemplo", "Por ejemplo", "por_para"),
+    ("Estudio para dos horas.", "es-por-para", "para", "por", "por_para"),
+    ("Me gusta música.", "es-article-liked", "gusta música", "gusta la música", "article"),
+    ("Me gusta perros.", "es-article-liked", "gusta perros", "gustan los perros", "article"),
+    ("Gente es muy simpática aquí.", "es-article-subject", "Gente", "La gente", "article"),
+    ("Mañana voy a escuela.", "es-article-place", "a escuela", "a la escuela", "article"),
+    ("Tambien me gusta bailar.", "es-accent", "Tambien", "También", "spelling_accent"),
+    ("Escucho musica.", "es-accent", "musica", "música", "spelling_accent"),
+    ("Es una cancion bonita.", "es-accent", "cancion", "canción", "spelling_accent"),
+    ("Hablo espanol.", "es-spelling", "espanol", "español", "spelling"),
+    ("Es muy differente.", "es-spelling", "differente", "diferente", "spelling"),
+    ("El es mi hermano.", "es-accent-context", "El", "Él", "spelling_accent"),
+    ("Para mi es difícil.", "es-accent-context", "mi", "mí", "spelling_accent"),
+    ("Ella esta en casa.", "es-accent-context", "esta", "está", "spelling_accent"),
+    ("Es mas grande.", "es-accent-context", "mas", "más", "spelling_accent"),
+    ("¿Que hora es?", "es-accent-context", "Que", "Qué", "spelling_accent"),
+    ("Ella me ayudo mucho.", "es-accent-context", "ayudo", "ayudó", "spelling_accent"),
+    ("Yo es alto.", "es-subject-verb", "es", "soy", "verb_conjugation"),
+    ("Ellos tiene un perro.", "es-subject-verb", "tiene", "tienen", "verb_conjugation"),
+    ("Nosotros va a la playa.", "es-subject-verb", "va", "vamos", "verb_conjugation"),
+    ("Mis padres es simpáticos.", "es-subject-verb", "es", "son", "verb_conjugation"),
+    ("Yo gusta el café.", "es-gustar", "Yo gusta", "Me gusta", "gustar"),
+    ("Ella le gusta bailar.", "es-gustar", "Ella", "A ella", "gustar"),
+]
+
+
+@needs_morphology
+@pytest.mark.parametrize(("text", "rule", "wrong", "fix", "category"), CASES)
+def test_each_check_finds_its_mistake(
+    text: str, rule: str, wrong: str, fix: str, category: str
+) -> None:
+    event = _one(text, rule)
+    assert (event.wrong, event.correction, event.category) == (wrong, fix, category)
+
+
+CORRECT = [
+    "Vivo en una casa grande.",
+    "Bebo el agua fría.",
+    "Tenía tanta hambre.",
+    "La veo mañana.",
+    "Esas son buenas noticias.",
+    "Este era un problema.",
+    "Los lunes voy al parque.",
+    "La modelo y el/la entrenador/a.",
+    "Tengo una casa blanca y dos libros rojos.",
+    "Es una persona simpática y graciosa.",
+    "La corrida de toros española.",
+    "Los colores rojo y azul.",
+    "Pasamos mucho tiempo juntos.",
+    "Una camisa y un pantalón blancos.",
+    "El niño limpia la casa.",
+    "La tienda estaba cerrada.",
+    "Mi madre es profesora.",
+    "Estoy cansado hoy.",
+    "La fiesta es en mi casa.",
+    "Estoy un poco cansado.",
+    "Estoy de acuerdo.",
+    "Fue sorprendido por la noticia.",
+    "Visito a mi abuela.",
+    "Me llamo Juan.",
+    "Me visitó mi madre.",
+    "Visito Venecia y Roma.",
+    "Vi Titanic ayer.",
+    "Veo la televisión.",
+    "Por ejemplo, me gusta nadar.",
+    "Compré comida para dos días.",
+    "Tengo planes para la noche.",
+    "Me gusta la música.",
+    "Me gusta leer.",
+    "Me gusta mayo.",
+    "Voy a casa y después a clase.",
+    "También me gusta la música.",
+    "Me gusta el anime.",
+    "Él tiene el pelo negro.",
+    "Para mi madre es difícil.",
+    "Esta casa es bonita.",
+    "¿Puedo probarme esta?",
+    "Yo soy alto.",
+    "Mi familia y yo fuimos a Perú.",
+    "Mi problema son los exámenes.",
+    "A ella le gusta bailar.",
+    "Me gusta el café.",
+]
+
+
+@needs_morphology
+@pytest.mark.parametrize("text", CORRECT)
+def test_correct_spanish_is_left_alone(text: str) -> None:
+    assert _found(text) == []
+
+
+@needs_morphology
+def test_notes_come_in_the_explanation_language() -> None:
+    [english] = _found("Vivo en un casa.", "en")
+    [spanish] = _found("Vivo en un casa.", "es")
+    assert "feminine" in english.note
+    assert "femenino" in spanish.note
+    assert all(set(note) == {"en", "es"} for note in NOTES.values())
+
+
+def test_only_for_spanish() -> None:
+    assert SpanishChecks("en").check("Vivo en un casa. Gracias para todo.") == []
+
+
+def test_without_the_morphology_only_text_checks_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    running = lexicon_es.analyser()
+    if running is not None:
+        running.close()
+    monkeypatch.setattr(lexicon_es, "ANALYSER_BIN", lexicon_es.APERTIUM_DIR / "missing.bin")
+    lexicon_es.analyser.cache_clear()
+    try:
+        assert lexicon_es.analyser() is None
+        events = SpanishChecks("es").check("Vivo en un casa. Gracias para todo.")
+        assert [(e.rule, e.correction) for e in events] == [("es-por-para", "Gracias por")]
+    finally:
+        monkeypatch.undo()
+        lexicon_es.analyser.cache_clear()
+
+
+@needs_morphology
+def test_a_sentence_takes_a_few_milliseconds() -> None:
+    checks = SpanishChecks("es")
+    sentences = [text for text, *_ in CASES] + CORRECT
+    for text in sentences:  # warm the caches: the analyser starts, words are looked up once
+        checks.check(text)
+    began = time.perf_counter()
+    for text in sentences:
+        checks.check(text)
+    per_sentence = (time.perf_counter() - began) / len(sentences)
+    assert per_sentence < 0.005, f"{per_sentence * 1000:.1f} ms a sentence"
