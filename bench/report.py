@@ -118,10 +118,10 @@ minutes; do not edit by hand — change `bench/report.py` and run it again. Each
 starts its own private PostgreSQL and Redis (`tests/support/services.py`, free loopback
 ports), the fake Bot API and the real processes, and stops them all at the end.
 Model-routing numbers (router overhead, the cost simulation) are in
-`docs/BENCHMARKS-MODELS.md`, written by `.venv/bin/python -m bench.models`; the grammar
-engine on COWS-L2H is in `docs/BENCHMARKS-GRAMMAR.md` (`python -m bench.grammar_eval --write`).
-The sections at the end (intent routing, the grammar engine) are written by their own
-quick benchmarks and carried over when this report is regenerated.
+`docs/BENCHMARKS-MODELS.md`, written by `.venv/bin/python -m bench.models`. The sections
+at the end (intent routing: `python -m bench.intents --write`; the grammar engine on
+COWS-L2H: `python -m bench.grammar_eval --write`) are written by their own quick
+benchmarks and carried over when this report is regenerated.
 {notes}
 """,
         summary(hook, work, memory),
