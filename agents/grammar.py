@@ -455,12 +455,44 @@ class GrammarAgent:
             lines.append(str(correction["note"]))
         if found is not None:
             lines += [f"📘 {found.title}: {found.text}", *(f"• {e}" for e in found.examples)]
+        elif self.checker.has_model and (said := self._model_why(correction, placement, context)):
+            lines.append(said)
         lines.append(t("why_example", lang, sentence=correction.get("sentence", "")))
         question = open_question(placement.curriculum, context.state)
         if question:
             lines.append(f"\n{t('back_to_chat', lang)} {question}")
         state = _without(context.state, "correction")
         return Outcome(self.name, (Reply("\n".join(lines)),), state=state)
+
+    def _model_why(
+        self, correction: Mapping[str, Any], placement: Placement, context: Context
+    ) -> str:
+        """No grammar point covers it: the strong tier explains (nothing offline)."""
+        assert self.checker.router is not None
+        target = placement.curriculum.target_language
+        result = self.checker.router.complete(
+            LLMRequest(
+                task=Task.EXPLAIN,
+                agent=self.name,
+                request_id=f"{context.request_id}:why",
+                template="explain",
+                variables={
+                    "target_language": language_name(target, "en"),
+                    "explanation_language": language_name(context.lang, "en"),
+                },
+                learner_text=(
+                    f'Why is it "{correction.get("right")}" and not '
+                    f'"{correction.get("wrong")}" in: {correction.get("sentence", "")}'
+                )[:CHECK_CHARS],
+                learner_key=context.learner_key,
+                language=target,
+                level=str(context.profile.get("level") or "A1"),
+                expected_language=context.lang,
+                max_tokens=300,
+                fallback=lambda: "",
+            )
+        )
+        return result.text.strip()
 
 
 def _short(text: str, limit: int = 320) -> str:

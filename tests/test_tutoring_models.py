@@ -165,3 +165,17 @@ def test_free_conversation_goes_through_the_model(
     # Menu 1 still starts a curriculum role-play.
     harness.telegram_says(705, "menu")
     assert harness.telegram_says(705, "1")[0].startswith("🎭 ")
+
+
+def test_why_for_a_mistake_no_grammar_point_covers_asks_the_strong_tier(
+    modelled: tuple[Harness, FakeGroq, FakeAnthropic],
+) -> None:
+    harness, _groq, anthropic = modelled
+    harness.onboard(706)
+    harness.telegram_says(706, "1")
+    harness.telegram_says(706, "Ayer yo voy al cine.")  # only the model sees "yo voy"
+    why = harness.telegram_says(706, "why?")[0]
+    assert why.startswith("yo voy → fui\nAyer asks for the past: fui.")
+    assert "Ser is for what something is" in why  # the strong tier's explanation
+    [asked] = _requests_with(anthropic, "Why is it")
+    assert '"fui" and not "yo voy"' in _prompt(asked.json)
