@@ -188,7 +188,7 @@ def _section(lines: list[str], data: Path) -> str:
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC over `{data.name}` (the development half of "
             "COWS-L2H; the other half is kept aside). The engine is the offline rule engine "
             "(`agents/rules.py`: the Spanish curriculum's detection patterns and article-noun "
-            "agreement from its lexicon; `agents/checks_es.py`: the built-in Spanish checks on "
+            "agreement from its lexicon; `agents/checks_es/`: the built-in Spanish checks on "
             "Apertium's morphology and wordfreq). Overall recall is over the claimed families; "
             "personal_a counts the annotators' `az:` (missing) and `za:` (superfluous) edits, "
             "verb_agreement the person/number part of verb_forms (`fs:*:pn`). Targets: "

@@ -1,0 +1,334 @@
+"""Gender and number agreement inside the noun phrase and across ser/estar.
+
+Three checks: the determiner agrees with its noun ("un casa" -> "una casa"),
+an adjective after a noun agrees with it ("la casa blanco" -> "blanca"), and a
+predicate adjective agrees with the subject ("la comida es bueno" -> "buena").
+The noun's gender and number come from the dictionary, so each check stays
+silent where the words could be read another way (a pronoun, an adverb, a verb,
+coordinated nouns) and the agreement is not certain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from agents.checks_es.sentence import (
+    Finding,
+    Sentence,
+    agrees,
+    check,
+    finite_readings,
+    gender_of,
+    inflect,
+    is_finite,
+    is_word,
+    number_of,
+)
+from agents.checks_es.words import (
+    ALSO_ADVERBS,
+    CONTRACTED,
+    DEGREE_WORDS,
+    PREPOSITIONS,
+    PRONOUNS,
+    SUBJECT_PRONOUNS,
+    Head,
+    determiner_features,
+    determiner_form,
+    noun_head,
+)
+from agents.lexicon_es import Token
+
+_AND = frozenset({"y", "e", "o", "u", "ni"})
+_FEATURE_WORDS = {
+    "m": ("masculine", "masculino"),
+    "f": ("feminine", "femenino"),
+    "sg": ("singular", "singular"),
+    "pl": ("plural", "plural"),
+}
+
+
+def _describe(gender: str | None, number: str | None) -> tuple[tuple[str, str], ...]:
+    """The note fields naming the features: ("what", "feminine plural"), ("what_es", ...)."""
+    words = [_FEATURE_WORDS[feature] for feature in (gender, number) if feature in _FEATURE_WORDS]
+    return (("what", " ".join(w[0] for w in words)), ("what_es", " ".join(w[1] for w in words)))
+
+
+# --- determiner and noun ------------------------------------------------------------------
+
+#: Determiners that are also object pronouns ("la veo"): the next word must be only a noun.
+_ALSO_PRONOUNS = frozenset({"la", "las", "los"})
+#: Determiners that are never pronouns: before them a verb-or-noun word is a noun.
+_NEVER_PRONOUNS = frozenset(
+    {"el", "un", "al", "del", "mi", "mis", "tu", "tus", "su", "sus", "cada"}
+)
+#: Verbs after which "mucho" and its kin are determiners, not adverbs ("tengo mucha hambre").
+_QUANTIFIED = frozenset({"tener", "haber", "hacer", "necesitar", "querer"})
+
+
+def _fixed_determiner(word: str, gender: str, number: str) -> str | None:
+    """The determiner ``word`` made to agree; "al"/"del" open up ("al ciudad" -> "a la")."""
+    if word in CONTRACTED:
+        article = determiner_form("el", gender, number)
+        return f"{CONTRACTED[word]} {article}" if article and article != "el" else None
+    return determiner_form(word, gender, number)
+
+
+def _adverb_place(sentence: Sentence, index: int) -> bool:
+    """After a verb, "mucho" may be an adverb ("estudio mucho historia" is not "mucha")."""
+    before = sentence.at(index - 1)
+    verbs = [] if before is None else [r for r in before.readings if r.pos.startswith("vb")]
+    return bool(verbs) and not all(r.lemma in _QUANTIFIED for r in verbs)
+
+
+@check(
+    "es-determiner-noun",
+    "The determiner agrees with the noun ({noun} is {what}): {fix}.",
+    "El determinante concuerda con el nombre ({noun} es {what_es}): {fix}.",
+)
+def determiner_noun(sentence: Sentence) -> Iterator[Finding]:
+    """ "un casa", "los ciudades", "mis tiempo", "el clase": the determiner follows the noun."""
+    for index, token in enumerate(sentence.tokens[:-1]):
+        word = token.lower
+        own = determiner_features(word)
+        noun = sentence.at(index + 1)
+        head = noun_head(noun)
+        if own is None or head is None or noun is None:
+            continue
+        if word in _ALSO_PRONOUNS and not noun.only("n", "adj"):
+            continue
+        if word not in _NEVER_PRONOUNS and any(is_finite(r) for r in noun.readings):
+            continue  # "estas son", "otro era": a pronoun and a verb
+        if sentence.text[noun.end : noun.end + 1] in "/(" or sentence.word(index - 1) == "/":
+            continue  # el/la entrenador/a
+        if word in ALSO_ADVERBS and (not noun.only("n") or _adverb_place(sentence, index)):
+            continue
+        if any(r.pos in ("n", "adj") and agrees(r, own[0], own[1]) for r in noun.readings):
+            continue
+        gender = head.gender if head.gender in ("m", "f") else own[0]
+        number = head.number if head.number in ("sg", "pl") else own[1]
+        fixed = _fixed_determiner(word, gender, number)
+        if fixed is not None and fixed != word:
+            fix = f"{fixed} {noun.text}"
+        else:  # cada días: the noun changes
+            form = inflect(head.reading, number=own[1]) if own[1] in ("sg", "pl") else None
+            if form is None or form == noun.lower:
+                continue
+            fix = f"{token.text} {form}"
+        start, end, _ = sentence.span(index, index + 1)
+        wrong_gender = own[0] in ("m", "f") and head.gender in ("m", "f") and own[0] != head.gender
+        category = "gender_agreement" if wrong_gender else "number_agreement"
+        if word in CONTRACTED and wrong_gender:
+            category = "article_contraction"
+        described = _describe(head.gender, "pl" if head.number == "pl" else "sg")
+        fields = (("noun", noun.text), *described)
+        yield Finding(start, end, fix, category, "es-determiner-noun", fields)
+
+
+# --- adjective and noun -------------------------------------------------------------------
+
+#: Adjectives that often modify the verb or the subject rather than the noun before them
+#: ("pasamos tiempo juntos", "corrió a casa rápido"); language names ("clases de español").
+_NOT_ATTRIBUTIVE = frozenset(
+    """junto solo pronto justo rápido lento temprano tarde derecho primero último puesto claro
+    alto bajo directo medio mismo tal cierto seguido fuerte mal mínimo máximo
+    muchísimo mucho poco igual posible extra gigante travieso
+    español inglés francés alemán chino japonés italiano portugués árabe ruso coreano""".split()
+)
+_NOT_PREDICATIVE = frozenset("justo peor mejor igual mal así".split())
+
+
+def adjective_like(token: Token | None) -> bool:
+    """Can be an adjective (or participle) here and is no finite verb ("limpia" may be one)."""
+    return (
+        token is not None
+        and is_word(token)
+        and any(r.pos == "adj" or r.has("vblex", "pp") for r in token.readings)
+        and not any(is_finite(r) for r in token.readings)
+        and not token.can_be("det")
+    )
+
+
+def _adjective_fix(token: Token, gender: str | None, number: str | None) -> str | None:
+    """The adjective's form for the head, or None when it already fits (or cannot be made)."""
+    if any(r.pos in ("adj", "n", "vblex") and agrees(r, gender, number) for r in token.readings):
+        return None
+    for reading in token.readings:
+        if reading.pos == "adj" or reading.has("vblex", "pp"):
+            form = inflect(reading, gender, number)
+            if form is not None and form.casefold() != token.lower:
+                return form
+    return None
+
+
+def _category(adjective: Token, gender: str | None) -> str:
+    """Gender agreement when no form of the adjective has the gender, else number agreement."""
+    wrong_gender = gender is not None and not any(
+        agrees(r, gender, None) for r in adjective.readings if r.pos in ("adj", "vblex", "n")
+    )
+    return "gender_agreement" if wrong_gender else "number_agreement"
+
+
+def phrase_features(sentence: Sentence, index: int, head: Head) -> tuple[str | None, str | None]:
+    """Gender and number of the noun phrase headed at ``index``; a determiner settles "mf"."""
+    gender: str | None = head.gender if head.gender in ("m", "f") else None
+    number: str | None = head.number if head.number in ("sg", "pl") else None
+    own = determiner_features(sentence.word(index - 1))
+    if own is not None:
+        gender = gender or (own[0] if own[0] in ("m", "f") else None)
+        number = number or own[1]
+    return gender, number
+
+
+def _after_de(sentence: Sentence, index: int) -> tuple[bool, Head | None]:
+    """In "N1 de (det) N2" with ``index`` at N2: (True, N1's analysis or None if unknown)."""
+    back = index - 1
+    if determiner_features(sentence.word(back)) is not None:
+        back -= 1
+    if sentence.word(back) not in ("de", "del"):
+        return False, None
+    for offset in (1, 2):
+        head = noun_head(sentence.at(back - offset))
+        if head is not None:
+            return True, head
+    return True, None
+
+
+def _attributive(sentence: Sentence, index: int, *, predicate: bool = False) -> bool:
+    """The word at ``index`` can be an adjective of the noun before it (or the subject)."""
+    token = sentence.at(index)
+    if token is None or not adjective_like(token) or token.text[:1].isupper():
+        return False
+    excluded = _NOT_PREDICATIVE if predicate else _NOT_ATTRIBUTIVE
+    if any(r.lemma in excluded for r in token.readings):
+        return False
+    if not any(r.pos == "adj" for r in token.readings):  # a bare participle: "llamada X"
+        following = sentence.at(index + 1)
+        return following is None or not is_word(following) or following.lower in _AND
+    return True
+
+
+def _series(sentence: Sentence, index: int) -> bool:
+    """Two adjectives joined by "y" start at ``index`` ("rojo y azul")."""
+    return sentence.word(index + 1) in _AND and adjective_like(sentence.at(index + 2))
+
+
+@check(
+    "es-adjective-agreement",
+    "The adjective agrees with the noun {noun} ({what}): {fix}.",
+    "El adjetivo concuerda con el nombre {noun} ({what_es}): {fix}.",
+)
+def adjective_agreement(sentence: Sentence) -> Iterator[Finding]:
+    """ "la casa blanco", "los libros rojo", "una persona muy simpático": the adjective follows."""
+    for index, token in enumerate(sentence.tokens):
+        head = noun_head(token)
+        if head is None:
+            continue
+        own = determiner_features(sentence.word(index - 1))
+        if not token.only("n") and (own is None or not agrees(head.reading, *own)):
+            continue  # "casa" may be a verb unless a determiner says otherwise
+        if own is not None and not agrees(head.reading, *own):
+            continue  # "una carácter ficticia": the determiner check speaks first
+        gender, number = phrase_features(sentence, index, head)
+        before = sentence.word(index - 2 if own else index - 1)
+        after_de, earlier = _after_de(sentence, index)
+        if after_de and earlier is None:
+            continue
+        at = index + 1
+        series = sentence.word(at) not in DEGREE_WORDS and _series(sentence, at)
+        while True:
+            at = sentence.skip(at, DEGREE_WORDS)
+            adjective = sentence.at(at)
+            if adjective is None or not _attributive(sentence, at):
+                break
+            fix = _adjective_fix(adjective, gender, number)
+            plural = any(number_of(r) == "pl" for r in adjective.readings)
+            if before in _AND or plural and number == "sg" and before in PREPOSITIONS | {","}:
+                fix = None  # coordinated nouns, or a depictive ("llegamos a casa cansados")
+            if series and number == "pl":
+                fix = fix and _adjective_fix(adjective, gender, None)  # los colores rojo y azul
+            if earlier is not None and any(
+                agrees(r, earlier.gender, earlier.number) for r in adjective.readings
+            ):
+                fix = None
+            if fix is not None:
+                fields = (("noun", token.text), *_describe(gender, number))
+                category = _category(adjective, gender)
+                yield Finding(
+                    adjective.start, adjective.end, fix, category, "es-adjective-agreement", fields
+                )
+            if not _series(sentence, at):
+                break
+            at += 2
+
+
+# --- subject and predicate adjective ------------------------------------------------------
+
+_COPULAS = frozenset({"ser", "estar", "parecer", "quedar"})
+#: What may stand between the copula and its adjective ("no es muy alto").
+_BEFORE_PREDICATE = DEGREE_WORDS | {"no"}
+
+
+def _subject(sentence: Sentence, verb: int) -> tuple[int, str | None, str | None, str] | None:
+    """The subject right before the verb at ``verb``: (first token, gender, number, person)."""
+    word = sentence.word(verb - 1)
+    gender: str | None
+    number: str | None
+    name = sentence.at(verb - 1)
+    names = [r for r in name.readings if r.has("np", "ant")] if name is not None else []
+    if word in SUBJECT_PRONOUNS:
+        first = verb - 1
+        pronoun = PRONOUNS[word]
+        gender, number, person = pronoun.gender, pronoun.number, pronoun.person
+        if sentence.word(first - 1) in ("y", "que"):
+            return first, gender, number, person
+    elif len(names) == 1 and gender_of(names[0]) in ("m", "f") and name is not None:
+        first, gender, number, person = verb - 1, gender_of(names[0]), "sg", "p3"
+        if name.can_be("n") or name.can_be("adj") or sentence.word(first - 1) == "a":
+            return None
+    else:
+        head = noun_head(sentence.at(verb - 1))
+        own = determiner_features(sentence.word(verb - 2))
+        if head is None or own is None or not agrees(head.reading, *own):
+            return None
+        first, person = verb - 2, "p3"
+        gender, number = phrase_features(sentence, verb - 1, head)
+    if not sentence.opens_clause(first):
+        return None
+    return first, gender, number, person
+
+
+@check(
+    "es-predicate-agreement",
+    "The adjective agrees with the subject {subject} ({what}): {fix}.",
+    "El adjetivo concuerda con el sujeto {subject} ({what_es}): {fix}.",
+)
+def predicate_agreement(sentence: Sentence) -> Iterator[Finding]:
+    """ "la comida es bueno", "ella está cansado", "mis ojos son azul": ser/estar + adjective."""
+    for index, token in enumerate(sentence.tokens):
+        copulas = finite_readings(token, _COPULAS)
+        if not copulas or any(r not in copulas and r.pos != "n" for r in token.readings):
+            continue  # "son" may be a noun, but not after a subject
+        subject = _subject(sentence, index)
+        if subject is None:
+            continue
+        first, gender, number, person = subject
+        if not any(r.has(person, number or "sg") for r in copulas):
+            continue  # "la gente son": the verb is the mistake
+        at = sentence.skip(index + 1, _BEFORE_PREDICATE)
+        if sentence.word(at) == "un" and sentence.word(at + 1) == "poco":
+            at += 2
+        adjective = sentence.at(at)
+        if adjective is None or not _attributive(sentence, at, predicate=True):
+            continue
+        fix = _adjective_fix(adjective, gender, number)
+        if fix is None:
+            continue
+        subject_text = sentence.span(first, index - 1)[2]
+        yield Finding(
+            adjective.start,
+            adjective.end,
+            fix,
+            _category(adjective, gender),
+            "es-predicate-agreement",
+            (("subject", subject_text), *_describe(gender, number)),
+        )

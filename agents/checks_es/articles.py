@@ -1,0 +1,133 @@
+"""Missing definite articles, where Spanish needs one and English has none.
+
+Three places: what is liked after gustar and its kin ("me gusta música" ->
+"me gusta la música"), a plural, abstract or mass noun as the subject opening a
+sentence ("Gente es simpática" -> "La gente es simpática"), and common places
+after "a" or "en" ("voy a escuela" -> "voy a la escuela"). Only a noun with no
+other reading counts, so names and verb forms are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from agents.checks_es.sentence import Finding, Sentence, check, finite_readings, inflect, is_finite
+from agents.checks_es.words import DATIVES, LIKE_VERBS, Head, noun_head
+from agents.lexicon_es import PLACE_NOUNS, Token
+
+_ARTICLES = {("m", "sg"): "el", ("f", "sg"): "la", ("m", "pl"): "los", ("f", "pl"): "las"}
+
+
+def _bare_noun(token: Token | None) -> Head | None:
+    """A common noun with nothing else it could be (not a name, adjective or verb form)."""
+    if token is None or not token.only("n"):
+        return None
+    head = noun_head(token)
+    if head is None or head.gender not in ("m", "f") or head.number not in ("sg", "pl"):
+        return None
+    return head
+
+
+def _with_article(head: Head, text: str) -> str:
+    return f"{_ARTICLES[(head.gender, head.number)]} {text}"
+
+
+# --- what is liked ------------------------------------------------------------------------
+
+#: Words that may stand between gustar and what is liked ("me gusta mucho la música").
+_FILLERS = frozenset("mucho muchísimo más también bastante tanto realmente".split())
+_MONTHS = frozenset(
+    """enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre
+    diciembre""".split()
+)
+
+
+@check(
+    "es-article-liked",
+    "What is liked is a definite thing and takes an article: {fix}.",
+    "Lo que gusta es algo definido y lleva artículo: {fix}.",
+)
+def liked_article(sentence: Sentence) -> Iterator[Finding]:
+    """ "me gusta música" -> "me gusta la música"; "me gusta perros" -> "me gustan los perros"."""
+    for index, token in enumerate(sentence.tokens):
+        verbs = finite_readings(token, LIKE_VERBS)
+        if sentence.word(index - 1) not in DATIVES or not verbs:
+            continue
+        noun = sentence.at(sentence.skip(index + 1, _FILLERS))
+        head = _bare_noun(noun)
+        if noun is None or head is None or not noun.text.islower() or noun.lower in _MONTHS:
+            continue
+        verb = token.text
+        if not any(r.has(head.number) for r in verbs):
+            verb = inflect(verbs[0], number=head.number) or verb  # "me gustan los perros"
+        middle = sentence.text[token.end : noun.start]
+        fix = f"{verb}{middle}{_with_article(head, noun.text)}"
+        yield Finding(token.start, noun.end, fix, "article", "es-article-liked")
+
+
+# --- the subject --------------------------------------------------------------------------
+
+_ABSTRACT = re.compile(r"(dad|tad|tud|ción|sión|ismo|ía|eza|ura|encia|ancia)$")
+_MASS = frozenset("gente vida música comida amor dinero naturaleza fútbol agua ropa".split())
+
+
+def _generic(head: Head) -> bool:
+    """A plural, abstract or mass noun: opening a sentence bare, it is no name ("Galleta")."""
+    lemma = head.reading.lemma
+    return head.number == "pl" or lemma in _MASS or bool(_ABSTRACT.search(lemma))
+
+
+def _subject_verb(token: Token | None, head: Head) -> bool:
+    """A finite verb in the third person agreeing with ``head`` (and nothing else)."""
+    return (
+        token is not None
+        and bool(token.readings)
+        and all(is_finite(r) and r.has("p3", head.number) for r in token.readings)
+    )
+
+
+@check(
+    "es-article-subject",
+    "A noun as the subject takes an article: {fix}.",
+    "Un nombre como sujeto lleva artículo: {fix}.",
+)
+def subject_article(sentence: Sentence) -> Iterator[Finding]:
+    """ "Gente es simpática" -> "La gente es simpática" (a common noun opening the sentence)."""
+    for index, token in enumerate(sentence.tokens):
+        head = _bare_noun(token)
+        if (
+            head is not None
+            and sentence.starts_clause(index)
+            and token.text[:1].isupper()
+            and _generic(head)
+            and _subject_verb(sentence.at(index + 1), head)
+        ):
+            fix = _with_article(head, token.text[:1].lower() + token.text[1:])
+            yield Finding(token.start, token.end, fix, "article", "es-article-subject")
+
+
+# --- places -------------------------------------------------------------------------------
+
+
+@check(
+    "es-article-place",
+    "Places like this take an article: {fix}.",
+    "Lugares como este llevan artículo: {fix}.",
+)
+def place_article(sentence: Sentence) -> Iterator[Finding]:
+    """ "voy a escuela" -> "voy a la escuela"; "en colegio" -> "en el colegio"."""
+    for index, token in enumerate(sentence.tokens):
+        head = _bare_noun(token)
+        if (
+            head is not None
+            and sentence.word(index - 1) in ("a", "en")
+            and token.lower in PLACE_NOUNS
+            and head.number == "sg"
+        ):
+            before = sentence.tokens[index - 1]
+            article = _ARTICLES[(head.gender, "sg")]
+            fix = "al" if before.lower == "a" and article == "el" else f"{before.text} {article}"
+            yield Finding(
+                before.start, token.end, f"{fix} {token.text}", "article", "es-article-place"
+            )

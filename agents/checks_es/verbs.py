@@ -1,0 +1,250 @@
+"""Verb choice and verb agreement: ser or estar, subject and verb, gustar.
+
+Three checks on the finite verb of a clause: ser where estar belongs (states,
+places, the progressive) and the reverse (identity, profession, origin); a verb
+that does not agree with the subject pronoun or noun phrase opening its clause
+("yo es" -> "yo soy"); and gustar-like verbs built with the liker as subject
+("yo gusta" -> "me gusta"). Each needs the verb's analysis to be unambiguous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from agents.checks_es.sentence import (
+    Finding,
+    Sentence,
+    agrees,
+    check,
+    finite_readings,
+    inflect,
+    only_finite,
+    readings_of,
+)
+from agents.checks_es.words import (
+    ALSO_ADVERBS,
+    CLITICS,
+    DATIVES,
+    DEGREE_WORDS,
+    LIKE_VERBS,
+    PREPOSITIONS,
+    PRONOUNS,
+    determiner_features,
+    noun_head,
+)
+from agents.lexicon_es import (
+    IDENTITY_ADJECTIVES,
+    PROFESSION_NOUNS,
+    STATE_ADJECTIVES,
+    Reading,
+    analyser,
+    known_words,
+)
+
+# --- ser and estar ------------------------------------------------------------------------
+
+_SWAP = {"ser": ("estar", "vblex"), "estar": ("ser", "vbser")}
+_TIME_NOUNS = frozenset("poco rato momento tiempo día mes año semana vez minuto hora".split())
+_WHY = {
+    "state": ("estar is for states and feelings", "estar expresa estados y sentimientos"),
+    "place": ("estar is for where someone is", "estar expresa dónde está alguien"),
+    "gerund": ("the progressive is estar + -ando/-iendo", "el progresivo es estar + gerundio"),
+    "identity": (
+        "ser is for identity, profession and origin",
+        "ser expresa identidad, profesión y origen",
+    ),
+}
+
+
+def _swapped(reading: Reading) -> str | None:
+    """The same form of the other verb ("soy" -> "estoy")."""
+    other, pos = _SWAP[reading.lemma]
+    morphology = analyser()
+    return morphology.generate(other, (pos, *reading.tags[1:])) if morphology else None
+
+
+def _personal_subject(sentence: Sentence, index: int, reading: Reading) -> bool:
+    """The subject of a form of ser is a person: I, you, we, or a pronoun or name right before."""
+    if reading.has("p1") or reading.has("p2"):
+        return True
+    before = sentence.at(index - 1)
+    if before is None:
+        return False
+    pronoun = PRONOUNS.get(before.lower)
+    return (pronoun is not None and pronoun.person == "p3") or any(
+        r.has("np", "ant") for r in before.readings
+    )
+
+
+def _estar_reason(sentence: Sentence, index: int, reading: Reading) -> str | None:
+    """Why the form of ser at ``index`` should be estar (a key of ``_WHY``), if it should."""
+    following = sentence.at(index + 1)
+    if following is None:
+        return None
+    if following.readings and all(r.has("vblex", "ger") for r in following.readings):
+        return "gerund" if _personal_subject(sentence, index, reading) else None
+    if not reading.has("pri") and not reading.has("pii"):
+        return None  # fue cansado por... may be a passive
+    at = sentence.skip(index + 1, DEGREE_WORDS)
+    if sentence.word(at + 1) != "por" and any(
+        r.lemma in STATE_ADJECTIVES for r in readings_of(sentence.at(at))
+    ):
+        return "state"
+    if following.lower == "en" and _personal_subject(sentence, index, reading):
+        return "place"
+    return None
+
+
+def _ser_reason(sentence: Sentence, index: int) -> str | None:
+    """Why the form of estar at ``index`` should be ser (a key of ``_WHY``), if it should."""
+    word = sentence.word(index + 1)
+    if word in ("un", "una") and sentence.word(index + 2) not in _TIME_NOUNS:
+        noun = sentence.at(index + 2)
+        if noun is not None and noun.only("n"):
+            return "identity"
+    at = sentence.skip(index + 1, DEGREE_WORDS)
+    if word in PROFESSION_NOUNS or any(
+        r.lemma in IDENTITY_ADJECTIVES for r in readings_of(sentence.at(at))
+    ):
+        return "identity"
+    if word == "de" and any(r.has("np", "loc") for r in readings_of(sentence.at(index + 2))):
+        return "identity"
+    return None
+
+
+@check(
+    "es-ser-estar",
+    "Here it is {other}, not {verb} ({why}): {fix}.",
+    "Aquí va {other}, no {verb} ({why_es}): {fix}.",
+)
+def ser_estar(sentence: Sentence) -> Iterator[Finding]:
+    """ "soy cansado", "es en la casa", "soy estudiando" -> estar; "estoy estudiante" -> ser."""
+    for index, token in enumerate(sentence.tokens):
+        readings = finite_readings(token, _SWAP)
+        if not readings or len(readings) != len(token.readings):
+            continue
+        verb = readings[0]
+        if verb.lemma == "ser":
+            reason = _estar_reason(sentence, index, verb)
+        else:
+            reason = _ser_reason(sentence, index)
+        fix = _swapped(verb) if reason else None
+        if reason is None or fix is None:
+            continue
+        other = _SWAP[verb.lemma][0]
+        why, why_es = _WHY[reason]
+        fields = (("verb", verb.lemma), ("other", other), ("why", why), ("why_es", why_es))
+        yield Finding(token.start, token.end, fix, "ser_estar", "es-ser-estar", fields)
+
+
+# --- subject and verb ---------------------------------------------------------------------
+
+#: Words that may stand between a subject and its verb ("yo no lo sé").
+_BETWEEN = frozenset("no también siempre nunca ya todavía".split()) | CLITICS
+#: Nouns that open a clause as a time or a part, not as the subject ("el día es...").
+_PERIODS = frozenset(
+    "día semana mes año vez noche mañana tarde fin lunes martes miércoles jueves "
+    "viernes sábado domingo verano invierno otoño primavera mayoría resto mitad "
+    "grupo".split()
+)
+
+
+def _subject_at(sentence: Sentence, index: int) -> tuple[str, str, int] | None:
+    """(person, number, last token) of a subject opening a clause at ``index``."""
+    if not sentence.opens_clause(index):
+        return None
+    word = sentence.word(index)
+    pronoun = PRONOUNS.get(word)
+    if pronoun is not None:
+        return pronoun.person, pronoun.number, index
+    own = determiner_features(word)
+    head = noun_head(sentence.at(index + 1))
+    if own is None or head is None:
+        return None
+    if head.reading.lemma in _PERIODS or not agrees(head.reading, *own) or word in ALSO_ADVERBS:
+        return None
+    number = head.number if head.number in ("sg", "pl") else own[1]
+    return "p3", number, index + 1
+
+
+@check(
+    "es-subject-verb",
+    "The verb agrees with its subject {subject}: {fix}.",
+    "El verbo concuerda con su sujeto {subject}: {fix}.",
+)
+def subject_verb(sentence: Sentence) -> Iterator[Finding]:
+    """ "yo es" -> "yo soy"; "ellos tiene" -> "ellos tienen"; "mis padres es" -> "son"."""
+    for index in range(len(sentence)):
+        subject = _subject_at(sentence, index)
+        if subject is None:
+            continue
+        person, number, last = subject
+        at = sentence.skip(last + 1, _BETWEEN)
+        clitic = any(sentence.word(between) in CLITICS for between in range(last + 1, at))
+        verb = sentence.at(at)
+        if verb is None or not only_finite(verb) or " " in verb.text:
+            continue
+        if any(r.has(person, number) for r in verb.readings):
+            continue
+        if clitic and any(r.has("p3") for r in verb.readings):
+            continue  # "yo me ha apasionado": the clitic is the one affected
+        reading = verb.readings[0]
+        if (
+            reading.lemma in LIKE_VERBS
+            or reading.lemma == "ser"
+            and number == "sg"
+            and person == "p3"
+        ):
+            continue  # "yo gusta" is the gustar check's; "mi problema son los exámenes"
+        subject_text = sentence.span(index, last)[2]
+        preterite = verb.lower[:-1] + "ó"
+        if (
+            (person, number) == ("p3", "sg")
+            and verb.lower.endswith("o")
+            and known_words([preterite])
+        ):  # "ella me ayudo": the past tense without its accent
+            yield Finding(verb.start, verb.end, preterite, "spelling_accent", "es-accent-context")
+            continue
+        fix = inflect(reading, number=number, person=person)
+        if fix is None or fix.casefold() == verb.lower:
+            continue
+        yield Finding(
+            verb.start,
+            verb.end,
+            fix,
+            "verb_conjugation",
+            "es-subject-verb",
+            (("subject", subject_text),),
+        )
+
+
+# --- gustar -------------------------------------------------------------------------------
+
+
+@check(
+    "es-gustar",
+    "With gustar, the person who likes is the indirect object: {fix}.",
+    "Con gustar, quien siente el gusto es el complemento indirecto: {fix}.",
+)
+def gustar_subject(sentence: Sentence) -> Iterator[Finding]:
+    """ "yo gusta" -> "me gusta"; "ella le gusta" -> "a ella le gusta"."""
+    for index, token in enumerate(sentence.tokens[:-1]):
+        word = token.lower
+        pronoun = PRONOUNS.get(word)
+        if pronoun is None or sentence.word(index - 1) in PREPOSITIONS:
+            continue
+        following = sentence.tokens[index + 1]
+        verbs = finite_readings(following, LIKE_VERBS)
+        if verbs and following.only("vblex"):
+            verb = inflect(verbs[0], person="p3")
+            fix = f"{pronoun.dative} {verb or following.text}"
+            yield Finding(token.start, following.end, fix, "gustar", "es-gustar")
+            continue
+        third = sentence.at(index + 2)
+        if (
+            following.lower in DATIVES
+            and third is not None
+            and finite_readings(third, LIKE_VERBS)
+            and sentence.opens_clause(index)
+        ):
+            yield Finding(token.start, token.end, f"a {word}", "gustar", "es-gustar")
