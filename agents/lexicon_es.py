@@ -10,6 +10,7 @@ come from ``wordfreq``. When a resource is missing, :func:`analyser` returns
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import logging
 import os
@@ -27,6 +28,8 @@ ANALYSER_BIN = APERTIUM_DIR / "spa-eng.automorf.bin"
 GENERATOR_BIN = APERTIUM_DIR / "eng-spa.autogen.bin"
 #: Characters with a meaning in Apertium's stream format, sent as spaces instead.
 _STREAM_SPECIAL = str.maketrans({c: " " for c in "^$/\\<>[]{}@*#+~\0"})
+#: Failed calls in a row after which the analyser is given up on in this process.
+MAX_FAILURES = 5
 _UNIT = re.compile(r"\^([^$]*)\$")
 _TAG = re.compile(r"<([^>]+)>")
 
@@ -88,11 +91,14 @@ class _Transducer:
         self._process: subprocess.Popen[bytes] | None = None
         self._pid = 0  # the worker that started it: a forked child starts its own
         self.failed = False
+        self._failures = 0  # in a row; MAX_FAILURES turns the checks off for good
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._pid != os.getpid() or self._process.poll() is not None:
             if self._process is None:
                 atexit.register(self.close)
+            elif self._pid == os.getpid():
+                self._discard()  # it died: close our ends of its pipes
             self._process = subprocess.Popen(
                 self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE
             )
@@ -112,28 +118,52 @@ class _Transducer:
             process.wait(timeout=5)
 
     def run(self, text: str) -> str | None:
+        """The transducer's answer; a crashed process is restarted, up to a few times in a row."""
         if self.failed:
             return None
         with self._lock:
-            try:
-                process = self._start()
-                assert process.stdin is not None
-                assert process.stdout is not None
-                process.stdin.write(text.encode("utf-8") + b"\0")
-                process.stdin.flush()
-                chunks = []
-                while True:
-                    chunk = os.read(process.stdout.fileno(), 65536)
-                    if not chunk:
-                        raise OSError("lt-proc closed its output")
-                    chunks.append(chunk)
-                    if chunk.endswith(b"\0"):
-                        break
-            except OSError:
-                logger.warning("lt-proc failed; the Spanish morphology checks are off")
-                self.failed = True
-                return None
+            for _attempt in range(2):
+                try:
+                    answer = self._ask(text)
+                except OSError:
+                    self._discard()
+                    self._failures += 1
+                    if self._failures >= MAX_FAILURES:
+                        logger.warning("lt-proc keeps failing; Spanish morphology checks are off")
+                        self.failed = True
+                        return None
+                    continue
+                self._failures = 0
+                return answer
+        return None
+
+    def _ask(self, text: str) -> str:
+        process = self._start()
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(text.encode("utf-8") + b"\0")
+        process.stdin.flush()
+        chunks = []
+        while True:
+            chunk = os.read(process.stdout.fileno(), 65536)
+            if not chunk:
+                raise OSError("lt-proc closed its output")
+            chunks.append(chunk)
+            if chunk.endswith(b"\0"):
+                break
         return b"".join(chunks)[:-1].decode("utf-8", errors="replace")
+
+    def _discard(self) -> None:
+        """Forget a broken process (killed if still there) so the next call starts afresh."""
+        process, self._process = self._process, None
+        if process is None or self._pid != os.getpid():
+            return
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):  # a dead reader: the flush fails
+                    stream.close()
+        process.kill()
+        process.wait(timeout=5)
 
 
 def _reading(text: str) -> Reading | None:
