@@ -307,16 +307,19 @@ class RuleEngine:
     """All offline rule layers for one curriculum, merged without overlaps.
 
     The curriculum's own layers come first, so on the same span their finding wins
-    over the built-in checks for the target language (Spanish: :mod:`agents.checks_es`).
+    over the built-in checks for the target language (:mod:`agents.checks_es`,
+    :mod:`agents.checks_en`).
     """
 
     def __init__(self, curriculum: Curriculum) -> None:
-        from agents.checks_es import SpanishChecks  # it builds on ErrorEvent, defined here
+        from agents.checks_en import EnglishChecks  # they build on ErrorEvent, defined here
+        from agents.checks_es import SpanishChecks
 
         self._layers: list[Layer] = [
             ArticleAgreement(curriculum),
             PatternRules(curriculum),
             SpanishChecks(curriculum.target_language),
+            EnglishChecks(curriculum.target_language),
         ]
 
     def check(self, text: str, explanation_language: str = "en") -> list[ErrorEvent]:
