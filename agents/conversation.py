@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from agents import asking
 from agents.base import Context, Outcome
 from agents.curriculum import Scenario
 from agents.grammar import (
@@ -38,7 +39,6 @@ from agents.rules import ErrorEvent
 from tutor import error_events
 from tutor.i18n import language_name, t
 from tutor.intents import other_language, written_in
-from tutor.llm.router import LLMRequest
 from tutor.llm.types import ChatMessage, Task
 from tutor.messages import Inbound, Reply
 
@@ -211,23 +211,18 @@ class ConversationAgent:
         begun = self._begin(context, placement, lead=correction or "")
         target = placement.curriculum.target_language
         result = self.checker.router.complete(
-            LLMRequest(
+            asking.request(
+                context,
+                target,
                 task=Task.CHAT,
                 agent=self.name,
-                request_id=f"{context.request_id}:chat",
+                purpose="chat",
                 template="free_chat",
-                variables={
-                    "target_language": language_name(target, "en"),
-                    "explanation_language": language_name(context.lang, "en"),
-                    "correction": correction or "none",
-                },
-                learner_text=text[:CHECK_CHARS],
-                history=_history(context),
-                learner_key=context.learner_key,
-                language=target,
-                level=str(context.profile.get("level") or "A1"),
-                max_tokens=220,
+                learner_text=text,
                 fallback=lambda: begun.replies[0].text,
+                variables={"correction": correction or "none"},
+                history=_history(context),
+                max_tokens=220,
             )
         )
         state = _without(context.state, "correction", "menu", "exercise")
@@ -249,30 +244,25 @@ class ConversationAgent:
         if not self.checker.has_model:
             return offline
         assert self.checker.router is not None
-        lang = context.lang
-        target = placement.curriculum.target_language
         result = self.checker.router.complete(
-            LLMRequest(
+            asking.request(
+                context,
+                placement.curriculum.target_language,
                 task=Task.CHAT,
                 agent=self.name,
-                request_id=f"{context.request_id}:chat",
+                purpose="chat",
                 template="roleplay",
+                learner_text=inbound.text,
+                fallback=lambda: offline,
                 variables={
-                    "target_language": language_name(target, "en"),
-                    "explanation_language": language_name(lang, "en"),
                     "setting": localised(scenario.setting, "en"),
                     "goal": localised(scenario.goal, "en"),
                     "character": scenario.opening,
                     "correction": correction or "none",
                     "next_question": offline.rsplit("\n", 1)[-1],
                 },
-                learner_text=inbound.text[:CHECK_CHARS],
                 history=_history(context),
-                learner_key=context.learner_key,
-                language=target,
-                level=str(context.profile.get("level") or "A1"),
                 max_tokens=220,
-                fallback=lambda: offline,
             )
         )
         return result.text.strip() or offline

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agents import asking
 from agents.base import Context, Outcome
 from agents.curriculum import Curriculum, GrammarPoint
 from agents.library import (
@@ -32,9 +33,9 @@ from agents.library import (
     open_question,
 )
 from agents.rules import ErrorEvent
-from tutor.i18n import language_name, t
+from tutor.i18n import t
 from tutor.intents import CHECK_PREFIX, written_in
-from tutor.llm.router import LLMRequest, Router
+from tutor.llm.router import Router
 from tutor.llm.types import Task
 from tutor.messages import Inbound, Reply
 from tutor.text import fold
@@ -42,7 +43,7 @@ from tutor.text import fold
 logger = logging.getLogger(__name__)
 
 #: Learner text the checker reads at most (a 10,000-character paste is cut here).
-CHECK_CHARS = 1000
+CHECK_CHARS = asking.MODEL_CHARS
 
 
 class ModelError(BaseModel):
@@ -140,23 +141,18 @@ class GrammarChecker:
             ensure_ascii=False,
         )
         result = self.router.complete(
-            LLMRequest(
+            asking.request(
+                context,
+                curriculum.target_language,
                 task=Task.CORRECT,
                 agent="grammar",
-                request_id=f"{context.request_id}:correct",
+                purpose="correct",
                 template="correct",
-                variables={
-                    "target_language": language_name(curriculum.target_language, "en"),
-                    "explanation_language": language_name(context.lang, "en"),
-                },
                 learner_text=text,
-                learner_key=context.learner_key,
-                language=curriculum.target_language,
-                level=str(context.profile.get("level") or "A1"),
+                fallback=lambda: offline,
                 schema=ModelErrors,
                 confidence=0.5 if thorough else None,
                 max_tokens=500,
-                fallback=lambda: offline,
             )
         )
         if result.provider == "offline" or not isinstance(result.parsed, ModelErrors):
@@ -396,21 +392,16 @@ class GrammarAgent:
         assert self.checker.router is not None
         curriculum = placement.curriculum
         result = self.checker.router.complete(
-            LLMRequest(
+            asking.request(
+                context,
+                curriculum.target_language,
                 task=Task.EXPLAIN,
                 agent=self.name,
-                request_id=f"{context.request_id}:explain",
+                purpose="explain",
                 template="explain",
-                variables={
-                    "target_language": language_name(curriculum.target_language, "en"),
-                    "explanation_language": language_name(lang, "en"),
-                },
-                learner_text=inbound.text[:CHECK_CHARS],
-                learner_key=context.learner_key,
-                language=curriculum.target_language,
-                level=str(context.profile.get("level") or "A1"),
-                expected_language=lang,
+                learner_text=inbound.text,
                 fallback=lambda: offline,
+                expected_language=lang,
             )
         )
         return Outcome(self.name, (Reply(result.text or offline),))
@@ -470,26 +461,22 @@ class GrammarAgent:
         """No grammar point covers it: the strong tier explains (nothing offline)."""
         assert self.checker.router is not None
         target = placement.curriculum.target_language
+        question = (
+            f'Why is it "{correction.get("right")}" and not '
+            f'"{correction.get("wrong")}" in: {correction.get("sentence", "")}'
+        )
         result = self.checker.router.complete(
-            LLMRequest(
+            asking.request(
+                context,
+                target,
                 task=Task.EXPLAIN,
                 agent=self.name,
-                request_id=f"{context.request_id}:why",
+                purpose="why",
                 template="explain",
-                variables={
-                    "target_language": language_name(target, "en"),
-                    "explanation_language": language_name(context.lang, "en"),
-                },
-                learner_text=(
-                    f'Why is it "{correction.get("right")}" and not '
-                    f'"{correction.get("wrong")}" in: {correction.get("sentence", "")}'
-                )[:CHECK_CHARS],
-                learner_key=context.learner_key,
-                language=target,
-                level=str(context.profile.get("level") or "A1"),
+                learner_text=question,
+                fallback=lambda: "",
                 expected_language=context.lang,
                 max_tokens=300,
-                fallback=lambda: "",
             )
         )
         return result.text.strip()

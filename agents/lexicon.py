@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 
+from agents import asking
 from agents.base import Context, Outcome
 from agents.curriculum import VocabularyItem
-from agents.grammar import CHECK_CHARS, GrammarChecker, _pinned
+from agents.grammar import GrammarChecker, _pinned
 from agents.library import Library, localised, vocabulary
 from tutor.i18n import language_name, t
-from tutor.llm.router import LLMRequest
 from tutor.llm.types import Task
 from tutor.messages import Inbound, Reply
 from tutor.text import fold
@@ -87,21 +87,16 @@ class LexiconAgent:
             return _pinned(Outcome(self.name, (Reply(offline),)), placement, context)
         assert self.checker.router is not None
         result = self.checker.router.complete(
-            LLMRequest(
+            asking.request(
+                context,
+                target,
                 task=Task.EXPLAIN,
                 agent=self.name,
-                request_id=f"{context.request_id}:lookup",
+                purpose="lookup",
                 template="explain",
-                variables={
-                    "target_language": language_name(target, "en"),
-                    "explanation_language": language_name(lang, "en"),
-                },
-                learner_text=inbound.text[:CHECK_CHARS],
-                learner_key=context.learner_key,
-                language=target,
-                level=str(context.profile.get("level") or "A1"),
-                max_tokens=200,
+                learner_text=inbound.text,
                 fallback=lambda: offline,
+                max_tokens=200,
             )
         )
         reply = Reply(result.text.strip() or offline)
