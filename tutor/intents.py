@@ -180,6 +180,10 @@ _WHY = re.compile(
 )
 _QUOTE = "\"'“”‘’«»`"
 _IN_LANG = r"(?: in (?:spanish|english|espanol|ingles)| en (?:ingles|espanol|castellano))"
+_SAYING = re.compile(
+    r"\b(?:como se dice|como digo|how do (?:you|i) say|pronounce|pronuncia)\b|"
+    + _IN_LANG.removeprefix("(?:").removesuffix(")")
+)
 #: (intent, pattern, free): ``free`` is the most words the phrase may have unquoted
 #: (0: it must be quoted). Tried in order; meaning first ("what does X mean in English").
 _LOOKUPS: list[tuple[Intent, re.Pattern[str], int]] = [
@@ -203,7 +207,7 @@ _LOOKUPS: list[tuple[Intent, re.Pattern[str], int]] = [
         (
             Intent.MEANING,
             r"^(?P<x>.{1,40}?) (?:significa|que significa|que es|q significa)\b.*$",
-            0,
+            2,
         ),
         (Intent.MEANING, r"^.*(?:what s that|what is that|que es eso|que significa eso)$", 0),
         (
@@ -246,6 +250,8 @@ _LOOKUPS: list[tuple[Intent, re.Pattern[str], int]] = [
             r"^.*\b(?:como se lo digo|como lo digo|how do i say it|how would i say it)\b.*$",
             99,
         ),
+        # Last: "what is 'perro'?" (quoted), after "what's X in Spanish" had its chance.
+        (Intent.MEANING, r"^(?:\w+ )?what(?: is|s| s) (?:a |an )?(?P<x>.+?)$", 0),
     )
 ]
 _PROGRESS = re.compile(
@@ -410,6 +416,15 @@ class IntentRules:
             return None
         folded = fold(text)
         quoted = re.search(rf"[{_QUOTE}]([^{_QUOTE}]+)[{_QUOTE}]", text)
+        if (
+            quoted is not None
+            and quoted.start() == 0
+            and text.rstrip().endswith("?")
+            and not _SAYING.search(folded)
+        ):
+            others = re.findall(rf"[{_QUOTE}][^{_QUOTE}]+[{_QUOTE}]", text)
+            if len(others) == 1 and len(folded.split()) <= 10:  # "'vale' = ok?"
+                return Decision(Intent.MEANING, 1.0, "rules", quoted.group(1).strip())
         for intent, pattern, free in _LOOKUPS:
             match = pattern.match(folded)
             if not match:
