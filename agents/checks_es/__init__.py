@@ -11,6 +11,7 @@ Modules:
 - :mod:`.sentence`: the sentence, findings, notes, and the reading helpers all checks use
 - :mod:`.words`: determiners, noun heads, pronouns and closed word classes they share
 - :mod:`.agreement`: determiner-noun, adjective and predicate agreement
+- :mod:`.prenominal`: "todo" and adjectives between the determiner and the noun
 - :mod:`.verbs`: ser/estar, subject-verb agreement, gustar
 - :mod:`.prepositions`: personal "a", por/para
 - :mod:`.articles`: missing articles

@@ -62,7 +62,7 @@ _NEVER_PRONOUNS = frozenset(
     {"el", "un", "al", "del", "mi", "mis", "tu", "tus", "su", "sus", "cada"}
 )
 #: Verbs after which "mucho" and its kin are determiners, not adverbs ("tengo mucha hambre").
-_QUANTIFIED = frozenset({"tener", "haber", "hacer", "necesitar", "querer"})
+_QUANTIFIED = frozenset({"tener", "haber", "hay", "hacer", "necesitar", "querer"})
 
 
 def _fixed_determiner(word: str, gender: str, number: str) -> str | None:
@@ -134,7 +134,7 @@ _NOT_ATTRIBUTIVE = frozenset(
     muchísimo mucho poco igual posible extra gigante travieso
     español inglés francés alemán chino japonés italiano portugués árabe ruso coreano""".split()
 )
-_NOT_PREDICATIVE = frozenset("justo peor mejor igual mal así".split())
+_NOT_PREDICATIVE = frozenset("justo peor mejor igual mal así solo".split())
 
 
 def adjective_like(token: Token | None) -> bool:
@@ -150,7 +150,10 @@ def adjective_like(token: Token | None) -> bool:
 
 def _adjective_fix(token: Token, gender: str | None, number: str | None) -> str | None:
     """The adjective's form for the head, or None when it already fits (or cannot be made)."""
-    if any(r.pos in ("adj", "n", "vblex") and agrees(r, gender, number) for r in token.readings):
+    if any(
+        r.pos in ("adj", "n", "vblex") and not is_finite(r) and agrees(r, gender, number)
+        for r in token.readings
+    ):
         return None
     for reading in token.readings:
         if reading.pos == "adj" or reading.has("vblex", "pp"):
@@ -264,8 +267,30 @@ def adjective_agreement(sentence: Sentence) -> Iterator[Finding]:
 # --- subject and predicate adjective ------------------------------------------------------
 
 _COPULAS = frozenset({"ser", "estar", "parecer", "quedar"})
+#: What may stand between the subject and the copula ("ella no es alta").
+_BEFORE_COPULA = frozenset("no también tampoco siempre nunca ya todavía aún".split())
 #: What may stand between the copula and its adjective ("no es muy alto").
 _BEFORE_PREDICATE = DEGREE_WORDS | {"no"}
+
+
+#: Verbs after which "N que" may be "N" and a "that" clause ("dice la profesora que es...").
+_SAYING = frozenset("decir pensar creer saber explicar contar escribir responder".split())
+
+
+def _antecedent(sentence: Sentence, que: int) -> tuple[int, str | None, str | None, str] | None:
+    """ "una persona que es...": the noun phrase "que" stands for, as :func:`_subject` does."""
+    noun = sentence.at(que - 1)
+    head = noun_head(noun)
+    own = determiner_features(sentence.word(que - 2))
+    if head is None or own is None or noun is None or not agrees(head.reading, *own):
+        return None
+    before = sentence.at(que - 3)
+    if before is not None and (before.lower == "a" or finite_readings(before, _SAYING)):
+        return None  # "dice la profesora que...", "decirle a un niño que..."
+    if _after_de(sentence, que - 1)[0]:
+        return None  # "la madre de mi amigo que...": which one is meant?
+    gender, number = phrase_features(sentence, que - 1, head)
+    return que - 2, gender, number, "p3"
 
 
 def _subject(sentence: Sentence, verb: int) -> tuple[int, str | None, str | None, str] | None:
@@ -281,6 +306,8 @@ def _subject(sentence: Sentence, verb: int) -> tuple[int, str | None, str | None
         gender, number, person = pronoun.gender, pronoun.number, pronoun.person
         if sentence.word(first - 1) in ("y", "que"):
             return first, gender, number, person
+    elif word == "que":
+        return _antecedent(sentence, verb - 1)
     elif len(names) == 1 and gender_of(names[0]) in ("m", "f") and name is not None:
         first, gender, number, person = verb - 1, gender_of(names[0]), "sg", "p3"
         if name.can_be("n") or name.can_be("adj") or sentence.word(first - 1) == "a":
@@ -297,6 +324,24 @@ def _subject(sentence: Sentence, verb: int) -> tuple[int, str | None, str | None
     return first, gender, number, person
 
 
+#: What may follow a predicate adjective that could also be read as a verb ("es bajo y...").
+_AFTER_PREDICATE = _AND | {"pero", "porque", "cuando", "que", "para", "con"}
+
+
+def _predicative(sentence: Sentence, at: int) -> bool:
+    """After the copula, an adjective that is also a verb form ("es bajo", "está limpio")."""
+    token, following = sentence.at(at), sentence.at(at + 1)
+    return (
+        token is not None
+        and is_word(token)
+        and token.text.islower()
+        and token.can_be("adj")
+        and not token.can_be("det")
+        and not any(r.lemma in _NOT_PREDICATIVE for r in token.readings)
+        and (following is None or not is_word(following) or following.lower in _AFTER_PREDICATE)
+    )
+
+
 @check(
     "es-predicate-agreement",
     "The adjective agrees with the subject {subject} ({what}): {fix}.",
@@ -308,7 +353,10 @@ def predicate_agreement(sentence: Sentence) -> Iterator[Finding]:
         copulas = finite_readings(token, _COPULAS)
         if not copulas or any(r not in copulas and r.pos != "n" for r in token.readings):
             continue  # "son" may be a noun, but not after a subject
-        subject = _subject(sentence, index)
+        back = index  # "ella no es", "la casa siempre está": adverbs between
+        while sentence.word(back - 1) in _BEFORE_COPULA:
+            back -= 1
+        subject = _subject(sentence, back)
         if subject is None:
             continue
         first, gender, number, person = subject
@@ -317,18 +365,27 @@ def predicate_agreement(sentence: Sentence) -> Iterator[Finding]:
         at = sentence.skip(index + 1, _BEFORE_PREDICATE)
         if sentence.word(at) == "un" and sentence.word(at + 1) == "poco":
             at += 2
-        adjective = sentence.at(at)
-        if adjective is None or not _attributive(sentence, at, predicate=True):
-            continue
-        fix = _adjective_fix(adjective, gender, number)
-        if fix is None:
-            continue
-        subject_text = sentence.span(first, index - 1)[2]
-        yield Finding(
-            adjective.start,
-            adjective.end,
-            fix,
-            _category(adjective, gender),
-            "es-predicate-agreement",
-            (("subject", subject_text), *_describe(gender, number)),
-        )
+        subject_text = sentence.span(first, back - 1)[2]
+        fields = (("subject", subject_text), *_describe(gender, number))
+        while True:  # "es baja y gordo": each adjective of a series agrees
+            adjective = sentence.at(at)
+            if adjective is None:
+                break
+            if _attributive(sentence, at, predicate=True) or _predicative(sentence, at):
+                fix = _adjective_fix(adjective, gender, number)
+            elif any(r.pos == "adj" and agrees(r, gender, number) for r in adjective.readings):
+                fix = None  # "es baja y gordo": "baja" may be a verb, but agrees as an adjective
+            else:
+                break
+            if fix is not None:
+                category = _category(adjective, gender)
+                rule = "es-predicate-agreement"
+                yield Finding(adjective.start, adjective.end, fix, category, rule, fields)
+            following = at + 1
+            if sentence.word(following) == ",":
+                following += 1
+            if sentence.word(following) in _AND:
+                following += 1
+            if following == at + 1:
+                break  # "es alta, delgada y simpática": a series goes on after "," or "y"
+            at = sentence.skip(following, DEGREE_WORDS)

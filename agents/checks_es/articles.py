@@ -4,7 +4,8 @@ Three places: what is liked after gustar and its kin ("me gusta música" ->
 "me gusta la música"), a plural, abstract or mass noun as the subject opening a
 sentence ("Gente es simpática" -> "La gente es simpática"), and common places
 after "a" or "en" ("voy a escuela" -> "voy a la escuela"). Only a noun with no
-other reading counts, so names and verb forms are left alone.
+other reading counts, so names and verb forms are left alone. (A body part after
+tener, "tiene pelo largo", is left alone too: the article is usual, not required.)
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from agents.checks_es import agreement, articles, prepositions, spelling, verbs
+from agents.checks_es import agreement, articles, prenominal, prepositions, spelling, verbs
 from agents.checks_es.sentence import NOTES, TEXT_ONLY, Check, Finding, Sentence
 from agents.lexicon_es import analyser
 from agents.rules import ErrorEvent, _keep_case
@@ -12,6 +12,8 @@ from agents.rules import ErrorEvent, _keep_case
 #: The checks in the order they run; findings on the same span keep this order.
 CHECKS: tuple[Check, ...] = (
     agreement.determiner_noun,
+    prenominal.todo_agreement,
+    prenominal.prenominal_agreement,
     agreement.adjective_agreement,
     agreement.predicate_agreement,
     verbs.ser_estar,
