@@ -30,6 +30,70 @@ class ErrorEvent:
     source: str  # rules | model | scorer
     rule: str  # the grammar point (or check) that found it
 
+    @property
+    def code(self) -> str:
+        """The taxonomy code of :attr:`category` (GENDER, SER_ESTAR, ...)."""
+        return taxonomy(self.category)
+
+
+#: Category (curriculum patterns, built-in checks, model findings) -> taxonomy code.
+TAXONOMY = {
+    "gender_agreement": "GENDER",
+    "gender": "GENDER",
+    "number_agreement": "NUMBER",
+    "plural": "NUMBER",
+    "countable_uncountable": "NUMBER",
+    "ser_estar": "SER_ESTAR",
+    "por_para": "PREP",
+    "personal_a": "PREP",
+    "preposition": "PREP",
+    "article": "ART",
+    "article_contraction": "ART",
+    "spelling": "SPELL",
+    "spelling_accent": "ACCENT",
+    "accent": "ACCENT",
+    "verb_conjugation": "VERB_FORM",
+    "verb_tense": "VERB_FORM",
+    "verb_form": "VERB_FORM",
+    "past_simple": "VERB_FORM",
+    "present_perfect": "VERB_FORM",
+    "preterite_imperfect": "VERB_FORM",
+    "third_person_s": "VERB_FORM",
+    "do_support": "VERB_FORM",
+    "gustar": "VERB_FORM",
+    "reflexive": "VERB_FORM",
+    "word_order": "WORD_ORDER",
+    "adjective_position": "WORD_ORDER",
+    "comparative": "COMPARISON",
+    "subject_pronoun": "PRONOUN",
+    "false_friend": "WORD_CHOICE",
+    "word_choice": "WORD_CHOICE",
+}
+CODES = frozenset(TAXONOMY.values()) | {"OTHER"}
+
+
+def taxonomy(category: str) -> str:
+    """The code for a category; a model's free-form category maps by its words, else OTHER."""
+    if category in TAXONOMY:
+        return TAXONOMY[category]
+    for word, code in (
+        ("gender", "GENDER"),
+        ("number", "NUMBER"),
+        ("agreement", "GENDER"),
+        ("ser", "SER_ESTAR"),
+        ("prep", "PREP"),
+        ("article", "ART"),
+        ("accent", "ACCENT"),
+        ("spell", "SPELL"),
+        ("verb", "VERB_FORM"),
+        ("tense", "VERB_FORM"),
+        ("order", "WORD_ORDER"),
+        ("word", "WORD_CHOICE"),
+    ):
+        if word in category:
+            return code
+    return "OTHER"
+
 
 @dataclass(frozen=True, slots=True)
 class _Rule:

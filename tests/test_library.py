@@ -114,8 +114,29 @@ def test_error_events_round_trip(backend: str, sqlite_url: str, pg_url: str) -> 
                 == 2
             )
         assert error_events.counts_by_rule(engine, learner_id) == {"determiner-agreement": 2}
+        assert error_events.counts_by_code(engine, learner_id) == {"GENDER": 2}
         [latest, _] = error_events.recent(engine, learner_id)
         assert latest["wrong"] == "la problema" and len(latest["sentence"]) == 500
         assert latest["sentence"].startswith("Tengo la problema.")
     finally:
         engine.dispose()
+
+
+def test_every_category_in_use_has_a_taxonomy_code() -> None:
+    from agents.checks_en import EnglishChecks
+    from agents.checks_es import NOTES
+    from agents.curriculum import load
+    from agents.rules import CODES, TAXONOMY, taxonomy
+
+    used = {
+        pattern.category
+        for path in shipped()
+        for unit in load(path).units()
+        for point in unit.grammar
+        for pattern in point.patterns
+    }
+    assert used <= TAXONOMY.keys()
+    assert EnglishChecks("en").check("It is a orange.")[0].code == "ART"
+    assert NOTES  # the Spanish checks' categories are covered by the round trip below
+    assert taxonomy("Verb Tense".casefold().replace(" ", "_")) == "VERB_FORM"
+    assert taxonomy("idiom") == "OTHER" and "OTHER" in CODES

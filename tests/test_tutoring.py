@@ -52,6 +52,7 @@ def test_role_play_keeps_the_learner_talking(harness: Harness) -> None:
         "el coche",
     )
     assert event["source"] == "rules" and "la coche" in event["sentence"]
+    assert event["code"] == "GENDER"
 
     # "why" gives the longer explanation, once.
     why = harness.telegram_says(601, "why?")[0]
@@ -65,10 +66,7 @@ def test_two_mistakes_one_correction_and_both_recorded(harness: Harness) -> None
     harness.telegram_says(602, "1")
     reply = harness.telegram_says(602, "Soy cansado y tengo la problema.")[0]
     assert reply.count("Almost!") == 1 and "ESTOY CANSADO" in reply.upper()
-    assert {e["category"] for e in _mistakes(harness, "telegram:602")} == {
-        "ser_estar",
-        "gender_agreement",
-    }
+    assert {e["code"] for e in _mistakes(harness, "telegram:602")} == {"SER_ESTAR", "GENDER"}
 
 
 def test_a_repeated_mistake_gets_a_hint(harness: Harness) -> None:

@@ -43,6 +43,7 @@ def record(
             "learner_id": learner_id,
             "inbox_id": inbox_id,
             "created_at": now or utcnow(),
+            "code": event.code,
             "category": event.category[:24],
             "rule": event.rule[:64],
             "source": event.source[:16],
@@ -68,6 +69,17 @@ def counts_by_rule(engine: Engine, learner_id: int) -> dict[str, int]:
     )
     with engine.connect() as connection:
         return {rule: int(count) for rule, count in connection.execute(query)}
+
+
+def counts_by_code(engine: Engine, learner_id: int) -> dict[str, int]:
+    """How often the learner made each kind of mistake (taxonomy code), all time."""
+    query = (
+        select(error_events.c.code, func.count())
+        .where(error_events.c.learner_id == learner_id)
+        .group_by(error_events.c.code)
+    )
+    with engine.connect() as connection:
+        return {code: int(count) for code, count in connection.execute(query)}
 
 
 def recent(engine: Engine, learner_id: int, limit: int = 20) -> list[dict[str, Any]]:

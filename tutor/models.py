@@ -217,7 +217,8 @@ error_events = Table(
     Column("learner_id", Id, ForeignKey("learners.id"), nullable=False),
     Column("inbox_id", Id, ForeignKey("inbox.id")),  # None for work outside a turn
     Column("created_at", UTCDateTime(), nullable=False),
-    Column("category", String(24), nullable=False),  # GENDER | SER_ESTAR | PREP | ...
+    Column("code", String(16), nullable=False),  # taxonomy: GENDER | SER_ESTAR | PREP | ...
+    Column("category", String(24), nullable=False),  # finer: gender_agreement, por_para, ...
     Column("rule", String(64), nullable=False),  # grammar point id or built-in check id
     Column("source", String(16), nullable=False),  # rules | model | scorer
     Column("wrong", String(200), nullable=False),
@@ -227,4 +228,5 @@ error_events = Table(
     Column("sentence", String(500), nullable=False),  # the learner's text around it, for reviews
     Index(None, "learner_id", "created_at"),
     Index(None, "learner_id", "rule"),
+    Index(None, "learner_id", "code"),
 )

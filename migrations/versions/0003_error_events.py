@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("learner_id", ID, nullable=False),
         sa.Column("inbox_id", ID, nullable=True),
         sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
+        sa.Column("code", sa.String(length=16), nullable=False),
         sa.Column("category", sa.String(length=24), nullable=False),
         sa.Column("rule", sa.String(length=64), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
@@ -52,10 +53,14 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_error_events_learner_id_rule"), ["learner_id", "rule"], unique=False
         )
+        batch_op.create_index(
+            batch_op.f("ix_error_events_learner_id_code"), ["learner_id", "code"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("error_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_error_events_learner_id_code"))
         batch_op.drop_index(batch_op.f("ix_error_events_learner_id_rule"))
         batch_op.drop_index(batch_op.f("ix_error_events_learner_id_created_at"))
     op.drop_table("error_events")
