@@ -29,12 +29,18 @@ from agents.curriculum import Scenario
 from agents.grammar import (
     CHECK_CHARS,
     GrammarChecker,
-    _pinned,
-    _without,
     corrected_sentence,
     correction_state,
 )
-from agents.library import Library, Placement, localised, pick, scenarios_for
+from agents.library import (
+    CurriculumAgent,
+    Library,
+    Placement,
+    localised,
+    pick,
+    scenarios_for,
+    without,
+)
 from agents.rules import ErrorEvent
 from tutor import error_events
 from tutor.i18n import language_name, t
@@ -58,7 +64,7 @@ def _has_letters(text: str) -> bool:
     return any(unicodedata.category(ch).startswith("L") for ch in text)
 
 
-class ConversationAgent:
+class ConversationAgent(CurriculumAgent):
     """Menu item 1 and every free message the other routes do not claim."""
 
     name = "conversation"
@@ -66,23 +72,16 @@ class ConversationAgent:
     def __init__(
         self, library: Library, checker: GrammarChecker, engine: Engine | None = None
     ) -> None:
-        self.library = library
+        super().__init__(library)
         self.checker = checker
         self.engine = engine
 
     def start(self, context: Context) -> Outcome:
         """A new role-play at the learner's level."""
-        placement = self.library.place(context.profile)
-        if placement is None:
-            return Outcome(self.name, (Reply(t("no_curriculum", context.lang)),))
-        outcome = self._begin(context, placement, lead="")
-        return _pinned(outcome, placement, context)
+        return self.placed(context, lambda placement: self._begin(context, placement, lead=""))
 
     def handle(self, inbound: Inbound, context: Context) -> Outcome:
-        placement = self.library.place(context.profile)
-        if placement is None:
-            return Outcome(self.name, (Reply(t("no_curriculum", context.lang)),))
-        return _pinned(self._turn(inbound, context, placement), placement, context)
+        return self.placed(context, lambda placement: self._turn(inbound, context, placement))
 
     # One turn ----------------------------------------------------------------
 
@@ -117,7 +116,7 @@ class ConversationAgent:
         correction = self._correction(text, shown, context)
         long_note = t("long_paste", lang) if len(text) > CHECK_CHARS else ""
         next_step = step + 1
-        state = _without(context.state, "correction", "menu", "exercise")
+        state = without(context.state, "correction", "menu", "exercise")
         if shown is not None:
             state["correction"] = correction_state(shown, text)
         if next_step < len(lines):
@@ -194,7 +193,7 @@ class ConversationAgent:
             setting=localised(scenario.setting, lang),
             goal=localised(scenario.goal, lang),
         )
-        state = _without(context.state, "menu", "exercise")
+        state = without(context.state, "menu", "exercise")
         state["scenario"] = {"id": scenario.id, "step": 0}
         text = _join(lead, intro, f"💬 {scenario.opening}")
         return Outcome(self.name, (Reply(text),), state=state)
@@ -225,7 +224,7 @@ class ConversationAgent:
                 max_tokens=220,
             )
         )
-        state = _without(context.state, "correction", "menu", "exercise")
+        state = without(context.state, "correction", "menu", "exercise")
         if shown is not None:
             state["correction"] = correction_state(shown, text)
         if result.provider == "offline":

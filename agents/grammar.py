@@ -25,12 +25,14 @@ from agents import asking
 from agents.base import Context, Outcome
 from agents.curriculum import Curriculum, GrammarPoint
 from agents.library import (
+    CurriculumAgent,
     Library,
     Placement,
     current_units,
     grammar_points,
     localised,
     open_question,
+    without,
 )
 from agents.rules import ErrorEvent
 from tutor.i18n import t
@@ -275,19 +277,19 @@ def sentence_to_check(text: str) -> str | None:
     return None
 
 
-class GrammarAgent:
+class GrammarAgent(CurriculumAgent):
     """Menu item 2, grammar questions, sentence checks, the exercise and "why"."""
 
     name = "grammar"
 
     def __init__(self, library: Library, checker: GrammarChecker) -> None:
-        self.library = library
+        super().__init__(library)
         self.checker = checker
 
     def handle(self, inbound: Inbound, context: Context) -> Outcome:
-        placement = self.library.place(context.profile)
-        if placement is None:
-            return Outcome(self.name, (Reply(t("no_curriculum", context.lang)),))
+        return self.placed(context, lambda placement: self._handle(inbound, context, placement))
+
+    def _handle(self, inbound: Inbound, context: Context, placement: Placement) -> Outcome:
         exercise = context.state.get("exercise")
         if isinstance(exercise, dict) and exercise.get("agent") == self.name:
             outcome = self._answer(inbound, context, placement, exercise)
@@ -295,14 +297,11 @@ class GrammarAgent:
             outcome = self._lesson(context, placement)
         else:
             outcome = self._question(inbound, context, placement)
-        return _pinned(outcome, placement, context)
+        return outcome
 
     def start(self, context: Context) -> Outcome:
         """Chosen from the menu: the next grammar point of the learner's level."""
-        placement = self.library.place(context.profile)
-        if placement is None:
-            return Outcome(self.name, (Reply(t("no_curriculum", context.lang)),))
-        return _pinned(self._lesson(context, placement), placement, context)
+        return self.placed(context, lambda placement: self._lesson(context, placement))
 
     # Lesson and exercise ---------------------------------------------------
 
@@ -320,7 +319,7 @@ class GrammarAgent:
             "",
             t("grammar_try", lang),
         ]
-        state = {**_without(context.state, "exercise", "menu"), "exercise": {
+        state = {**without(context.state, "exercise", "menu"), "exercise": {
             "agent": self.name, "kind": "write", "point": point.id, "tries": 0,
         }}  # fmt: skip
         return Outcome(self.name, (Reply("\n".join(lines)),), state=state)
@@ -334,7 +333,7 @@ class GrammarAgent:
         if sentence_to_check(text) or written_in(text) == lang != target:
             return self._question(inbound, context, placement)  # a question; the exercise waits
         point = grammar_points(placement.curriculum).get(str(exercise.get("point")))
-        state = _without(context.state, "exercise", "correction")
+        state = without(context.state, "exercise", "correction")
         if not text or fold(text) in {"skip", "saltar", "next", "siguiente", "no se", "idk"}:
             return self._next(context, placement, point, state, t("grammar_skipped", lang))
         events = self.checker.check(text, placement, context, thorough=True)
@@ -452,7 +451,7 @@ class GrammarAgent:
         question = open_question(placement.curriculum, context.state)
         if question:
             lines.append(f"\n{t('back_to_chat', lang)} {question}")
-        state = _without(context.state, "correction")
+        state = without(context.state, "correction")
         return Outcome(self.name, (Reply("\n".join(lines)),), state=state)
 
     def _model_why(
@@ -487,15 +486,3 @@ def _short(text: str, limit: int = 320) -> str:
         return text
     cut = text[:limit].rsplit(". ", 1)[0]
     return cut if cut.endswith(".") else f"{cut}."
-
-
-def _without(state: Mapping[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: v for k, v in state.items() if k not in keys}
-
-
-def _pinned(outcome: Outcome, placement: Placement, context: Context) -> Outcome:
-    """The outcome with the learner pinned to their curriculum version, if not yet."""
-    if placement.pin is None:
-        return outcome
-    base = outcome.profile if outcome.profile is not None else context.profile
-    return replace(outcome, profile={**base, "curriculum": placement.pin})

@@ -13,8 +13,8 @@ import re
 from agents import asking
 from agents.base import Context, Outcome
 from agents.curriculum import VocabularyItem
-from agents.grammar import GrammarChecker, _pinned
-from agents.library import Library, localised, vocabulary
+from agents.grammar import GrammarChecker
+from agents.library import CurriculumAgent, Library, Placement, localised, vocabulary
 from tutor.i18n import language_name, t
 from tutor.llm.types import Task
 from tutor.messages import Inbound, Reply
@@ -41,11 +41,11 @@ def _headword(item: VocabularyItem, target: str) -> str:
     return item.lemma
 
 
-class LexiconAgent:
+class LexiconAgent(CurriculumAgent):
     name = "lexicon"
 
     def __init__(self, library: Library, checker: GrammarChecker) -> None:
-        self.library = library
+        super().__init__(library)
         self.checker = checker
 
     def handle(self, inbound: Inbound, context: Context) -> Outcome:
@@ -56,10 +56,14 @@ class LexiconAgent:
 
     def lookup(self, inbound: Inbound, context: Context, phrase: str, *, meaning: bool) -> Outcome:
         """The entries for ``phrase``: a target-language word to explain, or a word to translate."""
+        return self.placed(
+            context, lambda placement: self._answer(inbound, context, placement, phrase, meaning)
+        )
+
+    def _answer(
+        self, inbound: Inbound, context: Context, placement: Placement, phrase: str, meaning: bool
+    ) -> Outcome:
         lang = context.lang
-        placement = self.library.place(context.profile)
-        if placement is None:
-            return Outcome(self.name, (Reply(t("no_curriculum", lang)),))
         curriculum = placement.curriculum
         target = curriculum.target_language
         key = _key(phrase)
@@ -81,10 +85,10 @@ class LexiconAgent:
                 + f"\n   «{item.example}» ({localised(item.example_translation, lang)})"
                 for item in hits[:3]
             ]
-            return _pinned(Outcome(self.name, (Reply("\n".join(lines)),)), placement, context)
+            return Outcome(self.name, (Reply("\n".join(lines)),))
         offline = t("lookup_unknown", lang, phrase=phrase, language=language_name(target, lang))
         if not self.checker.has_model:
-            return _pinned(Outcome(self.name, (Reply(offline),)), placement, context)
+            return Outcome(self.name, (Reply(offline),))
         assert self.checker.router is not None
         result = self.checker.router.complete(
             asking.request(
@@ -99,5 +103,4 @@ class LexiconAgent:
                 max_tokens=200,
             )
         )
-        reply = Reply(result.text.strip() or offline)
-        return _pinned(Outcome(self.name, (reply,)), placement, context)
+        return Outcome(self.name, (Reply(result.text.strip() or offline),))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from agents.base import Context, Outcome
 from agents.curriculum import (
     Curriculum,
     GrammarPoint,
@@ -25,6 +26,8 @@ from agents.curriculum import (
     shipped,
 )
 from agents.rules import RuleEngine
+from tutor.i18n import t
+from tutor.messages import Reply
 
 LEVEL_ORDER = ("A1", "A2", "B1", "B2", "C1")
 
@@ -78,6 +81,32 @@ class Library:
             if key not in self._engines:
                 self._engines[key] = RuleEngine(curriculum)
             return self._engines[key]
+
+
+class CurriculumAgent:
+    """An agent that teaches from the learner's curriculum, pinning them to its version."""
+
+    name: str
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+
+    def placed(self, context: Context, act: Callable[[Placement], Outcome]) -> Outcome:
+        """``act`` on the learner's curriculum, the learner pinned to its version if not yet;
+        a plain answer when they have not chosen a language to practise."""
+        placement = self.library.place(context.profile)
+        if placement is None:
+            return Outcome(self.name, (Reply(t("no_curriculum", context.lang)),))
+        outcome = act(placement)
+        if placement.pin is None:
+            return outcome
+        base = outcome.profile if outcome.profile is not None else context.profile
+        return replace(outcome, profile={**base, "curriculum": placement.pin})
+
+
+def without(state: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """``state`` without ``keys`` (closing a menu, an exercise, a correction)."""
+    return {k: v for k, v in state.items() if k not in keys}
 
 
 def units_for(curriculum: Curriculum, level: str) -> list[Unit]:
