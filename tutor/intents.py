@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from tutor.llm.language import STOPWORDS
 from tutor.messages import Inbound, Kind
 from tutor.text import fold, parse_choice
 
@@ -624,20 +625,15 @@ _META = re.compile(
     r"|help me|puedes|podrias|por favor|porfa|quiero|quisiera|necesito|vamos a|ayudame"
     r"|me (?:ayudas|ensenas|explicas))\b"
 )
+#: The reply checker's stopwords (accent-folded, as messages are here) and the words of
+#: short chat turns: "hola", "gracias", "went", "yesterday".
 _STOP = {
-    "es": frozenset(
-        "el la los las un una unos unas de del que y en a por para con no es son esta estoy "
-        "muy pero como mas mi mis tu tus su sus se lo le me te nos yo el ella ellos "
-        "cuando donde porque tambien hay fue era al soy tengo tiene ayer hoy gusta "
-        "voy vamos fui hice quiero estaba estuve hola gracias bien mucho".split()
-    ),
-    "en": frozenset(
-        "the a an of and to in is are was were be been it this that with for on not you i "
-        "he she they we my your his her their what when where because also there have has "
-        "do does did at by from or but am went go like yesterday today hello thanks "
-        "very much".split()
-    ),
-}
+    "es": frozenset(fold(w) for w in STOPWORDS["es"])
+    | frozenset("soy ayer hoy gusta voy vamos fui hice quiero estaba estuve hola gracias bien "
+                "mucho".split()),
+    "en": STOPWORDS["en"]
+    | frozenset("am went go like yesterday today hello thanks very much".split()),
+}  # fmt: skip
 
 
 def written_in(text: str) -> str | None:
