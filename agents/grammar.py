@@ -292,12 +292,10 @@ class GrammarAgent(CurriculumAgent):
     def _handle(self, inbound: Inbound, context: Context, placement: Placement) -> Outcome:
         exercise = context.state.get("exercise")
         if isinstance(exercise, dict) and exercise.get("agent") == self.name:
-            outcome = self._answer(inbound, context, placement, exercise)
-        elif not inbound.text.strip():
-            outcome = self._lesson(context, placement)
-        else:
-            outcome = self._question(inbound, context, placement)
-        return outcome
+            return self._answer(inbound, context, placement, exercise)
+        if not inbound.text.strip():
+            return self._lesson(context, placement)
+        return self._question(inbound, context, placement)
 
     def start(self, context: Context) -> Outcome:
         """Chosen from the menu: the next grammar point of the learner's level."""
