@@ -23,6 +23,7 @@ from agents.checks_es.sentence import (
     is_finite,
     is_word,
     number_of,
+    plausible_finite,
 )
 from agents.checks_es.words import (
     ALSO_ADVERBS,
@@ -94,9 +95,12 @@ def determiner_noun(sentence: Sentence) -> Iterator[Finding]:
         head = noun_head(noun)
         if own is None or head is None or noun is None:
             continue
-        if word in _ALSO_PRONOUNS and not noun.only("n", "adj"):
+        if word in _ALSO_PRONOUNS and not all(
+            r.pos in ("n", "adj") or r.pos == "vblex" and not plausible_finite(r)
+            for r in noun.readings
+        ):
             continue
-        if word not in _NEVER_PRONOUNS and any(is_finite(r) for r in noun.readings):
+        if word not in _NEVER_PRONOUNS and any(plausible_finite(r) for r in noun.readings):
             continue  # "estas son", "otro era": a pronoun and a verb
         if sentence.text[noun.end : noun.end + 1] in "/(" or sentence.word(index - 1) == "/":
             continue  # el/la entrenador/a

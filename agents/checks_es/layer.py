@@ -14,6 +14,7 @@ CHECKS: tuple[Check, ...] = (
     agreement.determiner_noun,
     prenominal.todo_agreement,
     prenominal.prenominal_agreement,
+    prenominal.phrase_agreement,
     agreement.adjective_agreement,
     agreement.predicate_agreement,
     verbs.ser_estar,

@@ -12,7 +12,14 @@ from collections.abc import Iterator
 
 from agents.checks_es.agreement import _describe
 from agents.checks_es.sentence import Finding, Sentence, agrees, check, inflect, is_finite, is_word
-from agents.checks_es.words import ALSO_ADVERBS, DETERMINERS, determiner_features, noun_head
+from agents.checks_es.words import (
+    ALSO_ADVERBS,
+    CONTRACTED,
+    DETERMINERS,
+    determiner_features,
+    determiner_form,
+    noun_head,
+)
 from agents.lexicon_es import Reading, Token
 
 #: Quantifiers: before them "todos" is a pronoun ("nos dio a todos muchas cosas").
@@ -103,3 +110,77 @@ def prenominal_agreement(sentence: Sentence) -> Iterator[Finding]:
         yield Finding(
             adjective.start, adjective.end, fix, category, "es-prenominal-agreement", fields
         )
+
+
+# --- determiner, adjective and noun --------------------------------------------------------
+
+
+def _bridged(token: Token | None) -> list[Reading]:
+    """A word between a determiner and a noun-only word: its adjective readings."""
+    if token is None or not is_word(token) or not token.text.islower():
+        return []
+    if any(is_finite(r) for r in token.readings):
+        return []
+    return [r for r in token.readings if r.pos == "adj" or r.has("det", "ord")]
+
+
+@check(
+    "es-phrase-agreement",
+    "The determiner and the adjective agree with the noun ({noun} is {what}): {fix}.",
+    "El determinante y el adjetivo concuerdan con el nombre ({noun} es {what_es}): {fix}.",
+)
+def phrase_agreement(sentence: Sentence) -> Iterator[Finding]:
+    """ "un hermosa historia" -> "una hermosa historia", "un famoso persona" -> "una famosa"."""
+    for index, token in enumerate(sentence.tokens[:-2]):
+        word = token.lower
+        own = determiner_features(word)
+        adjective, noun = sentence.at(index + 1), sentence.at(index + 2)
+        readings = _bridged(adjective)
+        head = noun_head(noun)
+        if own is None or not readings or head is None or noun is None or adjective is None:
+            continue
+        if word in ALSO_ADVERBS or word in ("la", "las", "los") and index > 0 and not (
+            sentence.opens_clause(index) or sentence.word(index - 1) in _BEFORE_ARTICLE
+        ):
+            continue  # "mucho más grande", "la vi": not surely a determiner here
+        if not noun.only("n") or sentence.word(index + 3) in ("de", "/"):
+            continue  # "el primero de..." , "el/la": the phrase may go on
+        if any(agrees(r, *own) for r in noun.readings if r.pos == "n"):
+            continue  # the determiner fits: the prenominal check has the adjective
+        gender = head.gender if head.gender in ("m", "f") else None
+        number = head.number if head.number in ("sg", "pl") else None
+        if gender is None and number is None:
+            continue
+        fixed_determiner = _fixed(word, gender or own[0], number or own[1])
+        if fixed_determiner is None or fixed_determiner == word:
+            continue
+        if any(agrees(r, gender, number) for r in readings):
+            fixed_adjective = adjective.text
+        else:
+            fixed_adjective = next(
+                (f for r in readings if (f := inflect(r, gender, number)) and f != adjective.lower),
+                "",
+            )
+            if not fixed_adjective:
+                continue
+        if token.text[:1].isupper():
+            fixed_determiner = fixed_determiner[:1].upper() + fixed_determiner[1:]
+        wrong_gender = gender is not None and own[0] in ("m", "f") and own[0] != gender
+        category = "gender_agreement" if wrong_gender else "number_agreement"
+        start, end, _ = sentence.span(index, index + 2)
+        fix = f"{fixed_determiner} {fixed_adjective} {noun.text}"
+        fields = (("noun", noun.text), *_describe(gender, number))
+        yield Finding(start, end, fix, category, "es-phrase-agreement", fields)
+
+
+#: Words after which "la", "las", "los" are articles, not object pronouns.
+_BEFORE_ARTICLE = frozenset(
+    "a en de con por para sin sobre desde hasta hacia entre y o que es son era fue hay".split()
+)
+
+
+def _fixed(word: str, gender: str, number: str) -> str | None:
+    if word in CONTRACTED:
+        article = determiner_form("el", gender, number)
+        return f"{CONTRACTED[word]} {article}" if article and article != "el" else None
+    return determiner_form(word, gender, number)

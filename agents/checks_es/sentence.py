@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
-from agents.lexicon_es import Reading, Token, analyser
+from agents.lexicon_es import Reading, Token, analyser, zipf
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +132,21 @@ def is_finite(reading: Reading) -> bool:
     return reading.pos in ("vblex", "vbser", "vbhaver", "vbmod") and any(
         tag in FINITE for tag in reading.tags
     )
+
+
+#: Finite forms too rare in learner writing to outweigh a noun reading ("las cosas": coser).
+_RARE_MOODS = ("prs", "pis", "fts", "imp")
+
+
+def plausible_finite(reading: Reading) -> bool:
+    """A finite reading a learner would likely mean: no subjunctive or imperative, a common verb.
+
+    After a determiner, "cosas", "relaciones" or "sitio" are nouns, though the
+    dictionary also reads them as forms of coser, relacionar or sitiar.
+    """
+    if not is_finite(reading) or any(tag in _RARE_MOODS for tag in reading.tags):
+        return False
+    return reading.pos != "vblex" or zipf(reading.lemma) >= 3.0
 
 
 def only_finite(token: Token | None) -> bool:
