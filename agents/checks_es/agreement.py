@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from agents.checks_es.sentence import (
+    CLAUSE_OPENERS,
     Finding,
     Sentence,
     agrees,
@@ -22,6 +23,7 @@ from agents.checks_es.sentence import (
     inflect,
     is_finite,
     is_word,
+    note,
     number_of,
     plausible_finite,
 )
@@ -37,7 +39,7 @@ from agents.checks_es.words import (
     determiner_form,
     noun_head,
 )
-from agents.lexicon_es import Token
+from agents.lexicon_es import Reading, Token
 
 _AND = frozenset({"y", "e", "o", "u", "ni"})
 _FEATURE_WORDS = {
@@ -328,6 +330,35 @@ def _subject(sentence: Sentence, verb: int) -> tuple[int, str | None, str | None
     return first, gender, number, person
 
 
+def _plural_copula(
+    sentence: Sentence, copulas: list[Reading], verb: int
+) -> tuple[int, str | None, str | None, str] | None:
+    """ "somos joven", "son muy inteligente": a plural copula needs a plural adjective,
+    whoever the subject is (its gender stays unknown). Not after a singular word: in
+    "la gente son feliz" the verb is the mistake."""
+    persons = {person for r in copulas if r.has("pl") for person in ("p1", "p3") if r.has(person)}
+    if len(persons) != 1 or any(not r.has("pl") for r in copulas):
+        return None
+    before = sentence.at(verb - 1)
+    if not (
+        before is None
+        or not is_word(before)
+        or before.lower in CLAUSE_OPENERS | {"que", "y"}
+        or any(number_of(r) == "pl" for r in before.readings)
+    ):
+        return None
+    return verb, None, "pl", persons.pop()
+
+
+#: Adjectives that also name a colour or a language ("mis colores son rojo y azul",
+#: "mis clases son español y arte"): after a plural verb they may be nouns.
+_ALSO_NAMES = frozenset(
+    """rojo azul verde amarillo naranja rosa morado negro blanco gris marrón café violeta
+    español inglés francés alemán chino japonés italiano portugués árabe ruso coreano
+    turco griego latín""".split()
+)
+
+
 #: What may follow a predicate adjective that could also be read as a verb ("es bajo y...").
 _AFTER_PREDICATE = _AND | {"pero", "porque", "cuando", "que", "para", "con"}
 
@@ -346,6 +377,13 @@ def _predicative(sentence: Sentence, at: int) -> bool:
     )
 
 
+note(
+    "es-plural-predicate",
+    'After the plural verb "{verb}" the adjective is plural too: {fix}.',
+    'Tras el verbo en plural «{verb}», el adjetivo también va en plural: {fix}.',
+)
+
+
 @check(
     "es-predicate-agreement",
     "The adjective agrees with the subject {subject} ({what}): {fix}.",
@@ -360,7 +398,7 @@ def predicate_agreement(sentence: Sentence) -> Iterator[Finding]:
         back = index  # "ella no es", "la casa siempre está": adverbs between
         while sentence.word(back - 1) in _BEFORE_COPULA:
             back -= 1
-        subject = _subject(sentence, back)
+        subject = _subject(sentence, back) or _plural_copula(sentence, copulas, back)
         if subject is None:
             continue
         first, gender, number, person = subject
@@ -369,11 +407,19 @@ def predicate_agreement(sentence: Sentence) -> Iterator[Finding]:
         at = sentence.skip(index + 1, _BEFORE_PREDICATE)
         if sentence.word(at) == "un" and sentence.word(at + 1) == "poco":
             at += 2
-        subject_text = sentence.span(first, back - 1)[2]
-        fields = (("subject", subject_text), *_describe(gender, number))
+        if first < back:
+            rule = "es-predicate-agreement"
+            fields = (("subject", sentence.span(first, back - 1)[2]), *_describe(gender, number))
+        else:  # only the plural verb tells the subject
+            rule = "es-plural-predicate"
+            fields = (("verb", token.text),)
         while True:  # "es baja y gordo": each adjective of a series agrees
             adjective = sentence.at(at)
             if adjective is None:
+                break
+            if rule == "es-plural-predicate" and any(
+                r.lemma in _ALSO_NAMES for r in adjective.readings
+            ):
                 break
             if _attributive(sentence, at, predicate=True) or _predicative(sentence, at):
                 fix = _adjective_fix(adjective, gender, number)
@@ -383,7 +429,6 @@ def predicate_agreement(sentence: Sentence) -> Iterator[Finding]:
                 break
             if fix is not None:
                 category = _category(adjective, gender)
-                rule = "es-predicate-agreement"
                 yield Finding(adjective.start, adjective.end, fix, category, rule, fields)
             following = at + 1
             if sentence.word(following) == ",":

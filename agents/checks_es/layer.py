@@ -6,7 +6,7 @@ import unicodedata
 
 from agents.checks_es import agreement, articles, prenominal, prepositions, spelling, verbs
 from agents.checks_es.sentence import NOTES, TEXT_ONLY, Check, Finding, Sentence
-from agents.lexicon_es import analyser
+from agents.lexicon_es import Token, analyser
 from agents.rules import ErrorEvent, _keep_case
 
 #: The checks in the order they run; findings on the same span keep this order.
@@ -27,7 +27,35 @@ CHECKS: tuple[Check, ...] = (
     spelling.accent_in_context,
     verbs.subject_verb,
     verbs.gustar_subject,
+    verbs.liked_agreement,
 )
+
+
+#: The checks that look at the words as written; the others read a word missing its
+#: accent as the word it stands for ("su primero pelicula" -> "su primera película").
+_ON_WHAT_WAS_WRITTEN = frozenset({spelling.accent, spelling.accent_in_context})
+
+
+def _with_accents(sentence: Sentence) -> Sentence:
+    """The sentence with each unknown word that lacks only an accent read as the accented
+    word (same length, so every offset stays)."""
+    morphology = analyser()
+    if morphology is None:
+        return sentence
+    tokens = list(sentence.tokens)
+    changed = False
+    for index, token in enumerate(tokens):
+        fix = spelling.accent_fix(sentence, index)
+        if fix is None or len(fix) != len(token.text):
+            continue
+        analysed = morphology.tokens(fix) or []
+        if len(analysed) != 1 or not analysed[0].known:
+            continue
+        if token.text[:1].isupper():
+            fix = fix[:1].upper() + fix[1:]
+        tokens[index] = Token(fix, token.start, token.end, analysed[0].readings)
+        changed = True
+    return Sentence(sentence.text, tokens) if changed else sentence
 
 
 class SpanishChecks:
@@ -43,11 +71,13 @@ class SpanishChecks:
         morphology = analyser()
         tokens = morphology.tokens(text) if morphology is not None else None
         sentence = Sentence(text, tokens or [])
+        repaired = _with_accents(sentence)
         found: list[ErrorEvent] = []
         for function in CHECKS:
             if tokens is None and function not in TEXT_ONLY:
                 continue
-            for finding in function(sentence):
+            seen = sentence if function in _ON_WHAT_WAS_WRITTEN else repaired
+            for finding in function(seen):
                 found.append(_event(text, finding, explanation_language))
         found.sort(key=lambda event: (event.start, -(event.end - event.start)))
         return found

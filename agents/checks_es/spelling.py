@@ -72,6 +72,18 @@ def _unknown_word(sentence: Sentence, index: int) -> bool:
     return token.text[1:].islower()
 
 
+def accent_fix(sentence: Sentence, index: int) -> str | None:
+    """The word at ``index`` with the accent (or ñ) it lacks, when it is unknown without it
+    and its accented form is a common word ("pelicula" -> "película"); else None."""
+    if not _unknown_word(sentence, index):
+        return None
+    lower = sentence.tokens[index].lower
+    if zipf(lower, "en") >= 4.0:
+        return None
+    variants = _accent_variants(lower)
+    return _best([v for v in variants if "ñ" not in v or "ñ" in lower], lower, 0.0)
+
+
 @check(
     "es-accent",
     "Spelling: {fix} has a written accent.",
@@ -87,12 +99,11 @@ def accent(sentence: Sentence) -> Iterator[Finding]:
         lower = token.lower
         if zipf(lower, "en") >= 4.0:
             continue  # an English word: "the", "classes"
-        variants = _accent_variants(lower)
-        fix = _best([v for v in variants if "ñ" not in v or "ñ" in lower], lower, 0.0)
+        fix = accent_fix(sentence, index)
         if fix is not None:
             yield Finding(token.start, token.end, fix, "spelling_accent", "es-accent")
             continue
-        fix = _best(_spelling_variants(lower) + variants, lower, 1.0)
+        fix = _best(_spelling_variants(lower) + _accent_variants(lower), lower, 1.0)
         if fix is not None:
             yield Finding(token.start, token.end, fix, "spelling", "es-spelling")
 

@@ -37,6 +37,7 @@ from agents.lexicon_es import (
     PROFESSION_NOUNS,
     STATE_ADJECTIVES,
     Reading,
+    Token,
     analyser,
     known_words,
 )
@@ -158,13 +159,28 @@ def _subject_at(sentence: Sentence, index: int) -> tuple[str, str, int] | None:
     if pronoun is not None:
         return pronoun.person, pronoun.number, index
     own = determiner_features(word)
-    head = noun_head(sentence.at(index + 1))
+    at = index + 1
+    if own is not None and _modifies(sentence.at(at), own) and sentence.at(at + 1) is not None:
+        at += 1  # "mis mejores amigos"
+    head = noun_head(sentence.at(at))
     if own is None or head is None:
         return None
     if head.reading.lemma in _PERIODS or not agrees(head.reading, *own) or word in ALSO_ADVERBS:
         return None
     number = head.number if head.number in ("sg", "pl") else own[1]
-    return "p3", number, index + 1
+    while _modifies(sentence.at(at + 1), (head.gender, number)):
+        at += 1  # "mis vacaciones perfectas"
+    return "p3", number, at
+
+
+def _modifies(token: Token | None, features: tuple[str, str]) -> bool:
+    """An adjective (and nothing else) that agrees with ``features``."""
+    return (
+        token is not None
+        and token.text.islower()
+        and token.only("adj")
+        and any(agrees(r, *features) for r in token.readings)
+    )
 
 
 @check(
@@ -248,3 +264,93 @@ def gustar_subject(sentence: Sentence) -> Iterator[Finding]:
             and sentence.opens_clause(index)
         ):
             yield Finding(token.start, token.end, f"a {word}", "gustar", "es-gustar")
+
+
+# --- what is liked and the like verb ------------------------------------------------------
+
+#: Adverbs between the like verb and what is liked ("me gusta mucho el café").
+_LIKE_ADVERBS = frozenset("mucho muchísimo más bastante tanto también demasiado".split())
+#: Determiners that open a noun phrase for sure (not "mucho": "me gusta mucho").
+_LIKED_OPENERS = frozenset(
+    "el la los las mi mis tu tus su sus este esta estos estas ese esa esos esas "
+    "nuestro nuestra nuestros nuestras".split()
+)
+
+
+def _like_verb(sentence: Sentence, index: int) -> tuple[int, Reading] | None:
+    """A like verb at ``index`` after its dative ("me gusta", "le ha encantado"):
+    (index of the last verb word, the reading that carries person and number)."""
+    if sentence.word(index - 1) not in DATIVES:
+        return None
+    token = sentence.at(index)
+    if token is None:
+        return None
+    verbs = finite_readings(token, LIKE_VERBS)
+    if verbs and token.only("vblex"):
+        return index, verbs[0]
+    auxiliary = [r for r in token.readings if r.pos == "vbhaver" and r.has("p3")]
+    participle = sentence.at(index + 1)
+    if auxiliary and participle is not None and any(
+        r.lemma in LIKE_VERBS and r.has("pp") for r in participle.readings
+    ):
+        return index + 1, auxiliary[0]
+    return None
+
+
+def _liked(sentence: Sentence, at: int) -> str | None:
+    """The number of what is liked, starting at ``at``: "pl", "sg", or None when unsure."""
+    word = sentence.word(at)
+    token = sentence.at(at)
+    if token is not None and token.readings and all(r.has("vblex", "inf") for r in token.readings):
+        return "sg"  # an infinitive: "me gusta bailar"
+    own = determiner_features(word)
+    if word not in _LIKED_OPENERS or own is None:
+        return None
+    head = noun_head(sentence.at(at + 1))
+    if head is None or not agrees(head.reading, *own):
+        return None
+    after = sentence.skip(at + 2, _LIKE_ADVERBS)
+    while sentence.word(after) in ("y", "e", ",", "o") or (
+        (following := sentence.at(after)) is not None
+        and following.only("adj")
+        and any(agrees(r, head.gender, head.number) for r in following.readings)
+    ):
+        if sentence.word(after) in ("y", "e", ",", "o"):
+            return None  # "me gusta el café y el té": a series is left alone
+        after += 1
+    return head.number if head.number in ("sg", "pl") else None
+
+
+@check(
+    "es-liked-agreement",
+    "With {verb}, the verb agrees with what is liked ({liked}): {fix}.",
+    "Con {verb}, el verbo concuerda con lo que gusta ({liked}): {fix}.",
+)
+def liked_agreement(sentence: Sentence) -> Iterator[Finding]:
+    """ "me gusta los perros" -> "me gustan"; "me encantan el café" -> "me encanta"."""
+    for index in range(1, len(sentence)):
+        found = _like_verb(sentence, index)
+        if found is None:
+            continue
+        last, reading = found
+        at = sentence.skip(last + 1, _LIKE_ADVERBS)
+        number = _liked(sentence, at)
+        if number is None or reading.has(number) or not reading.has("p3"):
+            continue
+        if sentence.word(index - 2) == "que" and determiner_features(sentence.word(at)) is None:
+            continue  # "las cosas que me encantaban hacer": the antecedent may be meant
+        fix = inflect(reading, number=number)
+        token = sentence.tokens[index]
+        if fix is None or fix.casefold() == token.lower:
+            continue
+        if last > index:
+            fix = f"{fix} {sentence.tokens[last].text}"
+        start, end, _ = sentence.span(index, last)
+        infinitive = determiner_features(sentence.word(at)) is None
+        liked = sentence.span(at, at if infinitive else at + 1)[2]
+        lemma = next(
+            (r.lemma for r in sentence.tokens[last].readings if r.lemma in LIKE_VERBS), "gustar"
+        )
+        yield Finding(
+            start, end, fix, "gustar", "es-liked-agreement", (("verb", lemma), ("liked", liked))
+        )
