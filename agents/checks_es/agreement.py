@@ -235,9 +235,13 @@ def adjective_agreement(sentence: Sentence) -> Iterator[Finding]:
         own = determiner_features(sentence.word(index - 1))
         if not token.only("n") and (own is None or not agrees(head.reading, *own)):
             continue  # "casa" may be a verb unless a determiner says otherwise
-        if own is not None and not agrees(head.reading, *own):
-            continue  # "una carácter ficticia": the determiner check speaks first
         gender, number = phrase_features(sentence, index, head)
+        if own is not None and not agrees(head.reading, *own):
+            # "un persona generoso": the determiner is wrong too, and the noun's gender
+            # decides; its number may be the mistake ("los examen parciales")
+            if head.gender not in ("m", "f") or own[0] == head.gender:
+                continue
+            gender, number = head.gender, head.number if own[1] == head.number else None
         before = sentence.word(index - 2 if own else index - 1)
         after_de, earlier = _after_de(sentence, index)
         if after_de and earlier is None:

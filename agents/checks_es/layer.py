@@ -15,6 +15,7 @@ CHECKS: tuple[Check, ...] = (
     prenominal.todo_agreement,
     prenominal.prenominal_agreement,
     prenominal.phrase_agreement,
+    prenominal.bare_prenominal,
     agreement.adjective_agreement,
     agreement.predicate_agreement,
     verbs.ser_estar,

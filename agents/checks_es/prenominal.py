@@ -184,3 +184,58 @@ def _fixed(word: str, gender: str, number: str) -> str | None:
         article = determiner_form("el", gender, number)
         return f"{CONTRACTED[word]} {article}" if article and article != "el" else None
     return determiner_form(word, gender, number)
+
+
+# --- adjective and noun without a determiner ---------------------------------------------
+
+
+@check(
+    "es-bare-prenominal",
+    "The adjective before the noun agrees with it ({noun} is {what}): {fix}.",
+    "El adjetivo delante del nombre concuerda con él ({noun} es {what_es}): {fix}.",
+)
+def bare_prenominal(sentence: Sentence) -> Iterator[Finding]:
+    """ "tiene bonitas colores" -> "bonitos colores", "buena sitio" -> "buen sitio"."""
+    for index, adjective in enumerate(sentence.tokens[:-1]):
+        if determiner_features(sentence.word(index - 1)) is not None:
+            continue  # the phrase checks have it
+        capital = adjective.text[:1].isupper() and sentence.starts_clause(index)
+        readings = _prenominal(adjective) or (
+            _prenominal(_lowered(adjective)) if capital else []
+        )
+        noun = sentence.at(index + 1)
+        head = noun_head(noun)
+        if not readings or head is None or noun is None or not noun.only("n"):
+            continue
+        if any(r.has("det") or r.lemma in _NOT_BEFORE_NOUN for r in readings) or any(
+            r.pos.startswith("vb") for r in adjective.readings
+        ):
+            continue  # "escalar rocas": a verb and its object
+        before = noun_head(sentence.at(index - 1))
+        if before is not None and any(agrees(r, before.gender, before.number) for r in readings):
+            continue  # "el pelo negro largo": it goes with the noun before
+        if sentence.word(index + 2) in ("de", "/", "-"):
+            continue
+        gender = head.gender if head.gender in ("m", "f") else None
+        number = head.number if head.number in ("sg", "pl") else None
+        if any(agrees(r, gender, number) for r in readings):
+            continue
+        fix = next(
+            (f for r in readings if (f := inflect(r, gender, number)) and f != adjective.lower),
+            None,
+        )
+        if fix is None:
+            continue
+        wrong_gender = gender is not None and not any(agrees(r, gender, None) for r in readings)
+        category = "gender_agreement" if wrong_gender else "number_agreement"
+        fields = (("noun", noun.text), *_describe(gender, number))
+        yield Finding(adjective.start, adjective.end, fix, category, "es-bare-prenominal", fields)
+
+
+#: Adjectives that also stand alone before a noun phrase ("medio kilo", "gracias").
+_NOT_BEFORE_NOUN = frozenset("medio tal mismo cierto propio junto solo tanto cada".split())
+
+
+def _lowered(token: Token) -> Token:
+    """A sentence-initial capitalised word as its lower-case self (readings kept)."""
+    return Token(token.text.lower(), token.start, token.end, token.readings)
