@@ -312,7 +312,8 @@ PROFESSION_NOUNS = frozenset(
 PLACE_NOUNS = frozenset(
     """escuela universidad colegio iglesia playa parque cine biblioteca tienda mercado hospital
     gimnasio supermercado aeropuerto restaurante oficina museo montaña lago río piscina
-    estación centro zoológico teatro""".split()
+    estación centro zoológico teatro campus futuro pasado mundo extranjero cafetería
+    residencia laboratorio clínica farmacia banco ciudad pueblo""".split()
 )
 
 

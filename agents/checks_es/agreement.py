@@ -205,15 +205,35 @@ def _after_de(sentence: Sentence, index: int) -> tuple[bool, Head | None]:
 def _attributive(sentence: Sentence, index: int, *, predicate: bool = False) -> bool:
     """The word at ``index`` can be an adjective of the noun before it (or the subject)."""
     token = sentence.at(index)
-    if token is None or not adjective_like(token) or token.text[:1].isupper():
+    if token is None or not adjective_like(token):
         return False
+    following = sentence.at(index + 1)
+    if token.text[:1].isupper() and (
+        index == 0
+        or any(r.pos == "np" for r in token.readings)
+        or not token.text[1:].islower()
+        or following is not None
+        and following.text[:1].isupper()
+    ):
+        return False  # a name; but "la lengua Español" is an adjective written English-style
     excluded = _NOT_PREDICATIVE if predicate else _NOT_ATTRIBUTIVE
     if any(r.lemma in excluded for r in token.readings):
         return False
     if not any(r.pos == "adj" for r in token.readings):  # a bare participle: "llamada X"
-        following = sentence.at(index + 1)
-        return following is None or not is_word(following) or following.lower in _AND
+        if token.can_be("n"):
+            return False  # "mi favorito comida": a noun after all
+        return (
+            following is None
+            or not is_word(following)
+            or following.lower in _AND | _AFTER_PARTICIPLE
+            or following.text[:1].isupper()
+        )
     return True
+
+
+#: Words after which a participle still describes the noun before it ("una banda llamada
+#: X", "una comida conocida en Londres", "una historia basada en...").
+_AFTER_PARTICIPLE = frozenset("en por de con a para como".split())
 
 
 def _series(sentence: Sentence, index: int) -> bool:
@@ -255,8 +275,11 @@ def adjective_agreement(sentence: Sentence) -> Iterator[Finding]:
                 break
             fix = _adjective_fix(adjective, gender, number)
             plural = any(number_of(r) == "pl" for r in adjective.readings)
-            if before in _AND or plural and number == "sg" and before in PREPOSITIONS | {","}:
+            depictive = plural and number == "sg" and before in PREPOSITIONS | {","}
+            if before in _AND and plural or depictive:
                 fix = None  # coordinated nouns, or a depictive ("llegamos a casa cansados")
+            if before in _AND and not plural and own is None:
+                fix = None  # "perros y gatos negro": which noun is meant?
             if series and number == "pl":
                 fix = fix and _adjective_fix(adjective, gender, None)  # los colores rojo y azul
             if earlier is not None and any(
@@ -384,7 +407,7 @@ def _predicative(sentence: Sentence, at: int) -> bool:
 note(
     "es-plural-predicate",
     'After the plural verb "{verb}" the adjective is plural too: {fix}.',
-    'Tras el verbo en plural «{verb}», el adjetivo también va en plural: {fix}.',
+    "Tras el verbo en plural «{verb}», el adjetivo también va en plural: {fix}.",
 )
 
 

@@ -1,9 +1,10 @@
 """Missing definite articles, where Spanish needs one and English has none.
 
 Three places: what is liked after gustar and its kin ("me gusta música" ->
-"me gusta la música"), a plural, abstract or mass noun as the subject opening a
-sentence ("Gente es simpática" -> "La gente es simpática"), and common places
-after "a" or "en" ("voy a escuela" -> "voy a la escuela"). Only a noun with no
+"me gusta la música"), a common noun as the subject opening a sentence or a
+clause ("Gente es simpática" -> "La gente es simpática", "porque personas
+son..." -> "porque las personas son..."), and common places after "a", "en",
+"para" or "cerca de" ("voy a escuela" -> "voy a la escuela"). Only a noun with no
 other reading counts, so names and verb forms are left alone. (A body part after
 tener, "tiene pelo largo", is left alone too: the article is usual, not required.)
 """
@@ -13,21 +14,39 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from agents.checks_es.sentence import Finding, Sentence, check, finite_readings, inflect, is_finite
+from agents.checks_es.sentence import (
+    Finding,
+    Sentence,
+    agrees,
+    check,
+    finite_readings,
+    inflect,
+    is_finite,
+    plausible_finite,
+)
 from agents.checks_es.words import DATIVES, LIKE_VERBS, Head, noun_head
-from agents.lexicon_es import PLACE_NOUNS, Token
+from agents.lexicon_es import PLACE_NOUNS, Reading, Token
 
 _ARTICLES = {("m", "sg"): "el", ("f", "sg"): "la", ("m", "pl"): "los", ("f", "pl"): "las"}
 
 
 def _bare_noun(token: Token | None) -> Head | None:
     """A common noun with nothing else it could be (not a name, adjective or verb form)."""
-    if token is None or not token.only("n"):
+    if token is None or not token.can_be("n"):
         return None
+    if not all(r.pos == "n" or _only_in_name(r) for r in token.readings):
+        return None  # "comida" may be a participle, "cosas" a verb form: both only in name
     head = noun_head(token)
     if head is None or head.gender not in ("m", "f") or head.number not in ("sg", "pl"):
         return None
     return head
+
+
+def _only_in_name(reading: Reading) -> bool:
+    """A verb reading no learner means before a noun's place: a participle, a rare form."""
+    return reading.pos == "vblex" and (
+        reading.has("pp") or is_finite(reading) and not plausible_finite(reading)
+    )
 
 
 def _with_article(head: Head, text: str) -> str:
@@ -97,15 +116,43 @@ def subject_article(sentence: Sentence) -> Iterator[Finding]:
     """ "Gente es simpática" -> "La gente es simpática" (a common noun opening the sentence)."""
     for index, token in enumerate(sentence.tokens):
         head = _bare_noun(token)
-        if (
-            head is not None
-            and sentence.starts_clause(index)
-            and token.text[:1].isupper()
-            and _generic(head)
-            and _subject_verb(sentence.at(index + 1), head)
+        if head is None or head.reading.lemma in _NO_ARTICLE:
+            continue
+        if sentence.starts_clause(index):
+            if not token.text[:1].isupper() or not _generic(head):
+                continue  # a capitalised singular could be a name ("Galleta es...")
+        elif (
+            sentence.word(index - 1) not in _SUBORDINATORS
+            or not token.text.islower()
+            or any(is_finite(r) for r in token.readings)
         ):
+            continue  # "cuando pase": a verb after all
+        after = index + 1
+        while _agreeing_adjective(sentence.at(after), head):
+            after += 1  # "Personas famosas son..."
+        after = sentence.skip(after, _BEFORE_VERB)
+        if _subject_verb(sentence.at(after), head):
             fix = _with_article(head, token.text[:1].lower() + token.text[1:])
             yield Finding(token.start, token.end, fix, "article", "es-article-subject")
+
+
+#: Words after which a clause, and so maybe its bare subject, begins ("porque personas son").
+_SUBORDINATORS = frozenset("porque pero que cuando aunque si donde pues".split())
+#: What may stand between the subject and its verb ("Personas no lo saben").
+_BEFORE_VERB = frozenset(
+    "no también siempre nunca ya todavía me te se nos os lo la los las le les".split()
+)
+#: Nouns used bare as subjects of their own kind ("Mamá dice...", "Dios sabe").
+_NO_ARTICLE = frozenset("mamá papá dios casa clase".split())
+
+
+def _agreeing_adjective(token: Token | None, head: Head) -> bool:
+    return (
+        token is not None
+        and token.text.islower()
+        and token.only("adj")
+        and any(agrees(r, head.gender, head.number) for r in token.readings)
+    )
 
 
 # --- places -------------------------------------------------------------------------------
@@ -122,13 +169,29 @@ def place_article(sentence: Sentence) -> Iterator[Finding]:
         head = _bare_noun(token)
         if (
             head is not None
-            and sentence.word(index - 1) in ("a", "en")
+            and _place_word(sentence, index - 1)
             and token.lower in PLACE_NOUNS
             and head.number == "sg"
         ):
             before = sentence.tokens[index - 1]
             article = _ARTICLES[(head.gender, "sg")]
+            if before.lower == "de" and article == "el":
+                article, before = "", Token("del", before.start, before.end, ())
             fix = "al" if before.lower == "a" and article == "el" else f"{before.text} {article}"
+            fix = fix.rstrip()
             yield Finding(
                 before.start, token.end, f"{fix} {token.text}", "article", "es-article-place"
             )
+
+
+#: Words after "cerca de", "lejos de"...: "cerca de universidad" -> "cerca de la universidad".
+_NEAR = frozenset("cerca lejos lado delante detrás enfrente dentro fuera través".split())
+
+
+def _place_word(sentence: Sentence, index: int) -> bool:
+    """A preposition after which a common place takes its article ("a", "en", "para",
+    "desde", "hasta", and "de" after cerca, lejos...)."""
+    word = sentence.word(index)
+    if word in ("a", "en", "para", "desde", "hasta", "hacia"):
+        return True
+    return word == "de" and sentence.word(index - 1) in _NEAR

@@ -139,8 +139,11 @@ def phrase_agreement(sentence: Sentence) -> Iterator[Finding]:
         head = noun_head(noun)
         if own is None or not readings or head is None or noun is None or adjective is None:
             continue
-        if word in ALSO_ADVERBS or word in ("la", "las", "los") and index > 0 and not (
-            sentence.opens_clause(index) or sentence.word(index - 1) in _BEFORE_ARTICLE
+        if (
+            word in ALSO_ADVERBS
+            or word in ("la", "las", "los")
+            and index > 0
+            and not (sentence.opens_clause(index) or sentence.word(index - 1) in _BEFORE_ARTICLE)
         ):
             continue  # "mucho más grande", "la vi": not surely a determiner here
         if not noun.only("n") or sentence.word(index + 3) in ("de", "/"):
@@ -200,9 +203,7 @@ def bare_prenominal(sentence: Sentence) -> Iterator[Finding]:
         if determiner_features(sentence.word(index - 1)) is not None:
             continue  # the phrase checks have it
         capital = adjective.text[:1].isupper() and sentence.starts_clause(index)
-        readings = _prenominal(adjective) or (
-            _prenominal(_lowered(adjective)) if capital else []
-        )
+        readings = _prenominal(adjective) or (_prenominal(_lowered(adjective)) if capital else [])
         noun = sentence.at(index + 1)
         head = noun_head(noun)
         if not readings or head is None or noun is None or not noun.only("n"):

@@ -290,8 +290,10 @@ def _like_verb(sentence: Sentence, index: int) -> tuple[int, Reading] | None:
         return index, verbs[0]
     auxiliary = [r for r in token.readings if r.pos == "vbhaver" and r.has("p3")]
     participle = sentence.at(index + 1)
-    if auxiliary and participle is not None and any(
-        r.lemma in LIKE_VERBS and r.has("pp") for r in participle.readings
+    if (
+        auxiliary
+        and participle is not None
+        and any(r.lemma in LIKE_VERBS and r.has("pp") for r in participle.readings)
     ):
         return index + 1, auxiliary[0]
     return None
