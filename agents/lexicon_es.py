@@ -284,7 +284,8 @@ EITHER_GENDER = frozenset(
 STATE_ADJECTIVES = frozenset(
     """cansado enojado enfadado preocupado emocionado ocupado sentado muerto embarazado
     enamorado contento estresado agotado harto dormido lleno roto asustado perdido
-    mojado sorprendido deprimido frustrado confundido equivocado avergonzado""".split()
+    mojado sorprendido deprimido frustrado confundido equivocado avergonzado vacío
+    decepcionado""".split()
 )
 #: Adjectives of identity or judgement: they go with ser ("es importante").
 IDENTITY_ADJECTIVES = frozenset(
@@ -306,7 +307,14 @@ PERSON_NOUNS = frozenset(
 PROFESSION_NOUNS = frozenset(
     """estudiante profesor profesora maestro maestra médico médica doctor doctora abogado
     abogada ingeniero ingeniera enfermero enfermera camarero camarera mesero mesera cocinero
-    cocinera policía bombero artista músico cantante actor actriz escritor escritora""".split()
+    cocinera policía bombero artista músico música cantante actor actriz escritor escritora
+    periodista científico científica arquitecto arquitecta dentista veterinario veterinaria
+    psicólogo psicóloga programador programadora diseñador diseñadora fotógrafo fotógrafa
+    piloto entrenador entrenadora bailarín bailarina empresario empresaria político política
+    investigador investigadora contador contadora secretario secretaria carpintero
+    carpintera vendedor vendedora gerente director directora productor productora rapero
+    rapera comediante atleta futbolista tenista activista estudiante consejero consejera
+    farmacéutico farmacéutica agricultor agricultora granjero granjera""".split()
 )
 #: Places that take an article after "a" and "en" ("voy a la escuela"; but "a casa", "a clase").
 PLACE_NOUNS = frozenset(

@@ -195,3 +195,49 @@ def _place_word(sentence: Sentence, index: int) -> bool:
     if word in ("a", "en", "para", "desde", "hasta", "hacia"):
         return True
     return word == "de" and sentence.word(index - 1) in _NEAR
+
+
+# --- articles Spanish leaves out ----------------------------------------------------------
+
+#: Languages: bare after hablar ("hablo español").
+_LANGUAGES = frozenset(
+    """español inglés francés alemán chino japonés italiano portugués árabe ruso coreano
+    latín griego hindi tagalo vietnamita""".split()
+)
+_INDEFINITE = frozenset({"un", "una"})
+_OTHER = frozenset({"otro", "otra", "otros", "otras"})
+
+
+def _unmodified(sentence: Sentence, index: int) -> bool:
+    """Nothing describes the noun at ``index``: no adjective or degree word after it."""
+    following = sentence.at(index + 1)
+    if following is None or not following.readings:
+        return following is None or not following.text[:1].isalpha()
+    return not following.can_be("adj") and following.lower not in ("muy", "más", "que", "de")
+
+
+@check(
+    "es-extra-article",
+    "Spanish leaves out the article here: {fix}.",
+    "En español aquí no va artículo: {fix}.",
+)
+def extra_article(sentence: Sentence) -> Iterator[Finding]:
+    """ "un otro libro" -> "otro libro"; "hablo el español" -> "hablo español"."""
+    for index, token in enumerate(sentence.tokens[:-1]):
+        word = token.lower
+        after = sentence.tokens[index + 1]
+        before = sentence.at(index - 1)
+        reason = False
+        if word in _INDEFINITE and after.lower in _OTHER:
+            reason = True  # "un otro": otro never takes un
+        elif (
+            word in ("el", "la", "las", "los")
+            and before is not None
+            and any(r.lemma == "hablar" and r.pos == "vblex" for r in before.readings)
+            and after.lower in _LANGUAGES
+            and _unmodified(sentence, index + 1)
+        ):
+            reason = True  # "hablo el español"
+        if reason:
+            fix = after.text if not token.text[:1].isupper() else after.text.capitalize()
+            yield Finding(token.start, after.end, fix, "article", "es-extra-article")

@@ -24,6 +24,7 @@ CHECKS: tuple[Check, ...] = (
     articles.liked_article,
     articles.subject_article,
     articles.place_article,
+    articles.extra_article,
     spelling.accent,
     spelling.accent_in_context,
     verbs.subject_verb,

@@ -48,7 +48,7 @@ _SWAP = {"ser": ("estar", "vblex"), "estar": ("ser", "vbser")}
 _TIME_NOUNS = frozenset("poco rato momento tiempo día mes año semana vez minuto hora".split())
 _WHY = {
     "state": ("estar is for states and feelings", "estar expresa estados y sentimientos"),
-    "place": ("estar is for where someone is", "estar expresa dónde está alguien"),
+    "place": ("estar is for where someone or something is", "estar expresa dónde está algo"),
     "gerund": ("the progressive is estar + -ando/-iendo", "el progresivo es estar + gerundio"),
     "identity": (
         "ser is for identity, profession and origin",
@@ -93,7 +93,22 @@ def _estar_reason(sentence: Sentence, index: int, reading: Reading) -> str | Non
         return "state"
     if following.lower == "en" and _personal_subject(sentence, index, reading):
         return "place"
+    if (
+        sentence.word(at) in _WHERE_WORDS
+        and sentence.word(at + 1) not in _CLEFT | {"a"}
+        and not (sentence.word(at + 1) == "de" and sentence.word(at + 2) in _PERSONS)
+    ):
+        return "place"  # "el parque es cerca de mi casa"; "es muy cerca a mí" is cercano
     return None
+
+
+#: Words that say where something is: with them it is estar ("está cerca", "está aquí").
+_WHERE_WORDS = frozenset(
+    "cerca lejos debajo encima detrás delante dentro fuera enfrente aquí allí allá acá ahí".split()
+)
+#: After "es aquí" these make a cleft sentence, which keeps ser ("es aquí donde vivo").
+_CLEFT = frozenset({"donde", "que", "cuando", "adonde"})
+_PERSONS = frozenset("mí ti él ella nosotros nosotras ellos ellas usted ustedes".split())
 
 
 def _ser_reason(sentence: Sentence, index: int) -> str | None:
@@ -113,6 +128,22 @@ def _ser_reason(sentence: Sentence, index: int) -> str | None:
     return None
 
 
+#: ser's infinitive, participle and gerund and estar's for the progressive ("he estado
+#: haciendo", "puede estar durmiendo").
+_NON_FINITE_SER = {"sido": "estado", "ser": "estar", "siendo": "estando"}
+
+
+def _ser_before_gerund(sentence: Sentence, index: int) -> str | None:
+    """ "he sido haciendo" -> "estado": a non-finite ser before a gerund."""
+    swapped = _NON_FINITE_SER.get(sentence.word(index))
+    following = sentence.at(index + 1)
+    if swapped is None or following is None or not following.readings:
+        return None
+    if not all(r.has("vblex", "ger") for r in following.readings):
+        return None
+    return swapped
+
+
 @check(
     "es-ser-estar",
     "Here it is {other}, not {verb} ({why}): {fix}.",
@@ -121,6 +152,12 @@ def _ser_reason(sentence: Sentence, index: int) -> str | None:
 def ser_estar(sentence: Sentence) -> Iterator[Finding]:
     """ "soy cansado", "es en la casa", "soy estudiando" -> estar; "estoy estudiante" -> ser."""
     for index, token in enumerate(sentence.tokens):
+        gerund = _ser_before_gerund(sentence, index)
+        if gerund is not None:
+            why, why_es = _WHY["gerund"]
+            fields = (("verb", "ser"), ("other", "estar"), ("why", why), ("why_es", why_es))
+            yield Finding(token.start, token.end, gerund, "ser_estar", "es-ser-estar", fields)
+            continue
         readings = finite_readings(token, _SWAP)
         if not readings or len(readings) != len(token.readings):
             continue
