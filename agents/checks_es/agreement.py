@@ -346,15 +346,41 @@ def _subject(sentence: Sentence, verb: int) -> tuple[int, str | None, str | None
         if name.can_be("n") or name.can_be("adj") or sentence.word(first - 1) == "a":
             return None
     else:
-        head = noun_head(sentence.at(verb - 1))
-        own = determiner_features(sentence.word(verb - 2))
-        if head is None or own is None or not agrees(head.reading, *own):
+        found = _phrase_before(sentence, verb)
+        if found is None:
             return None
-        first, person = verb - 2, "p3"
-        gender, number = phrase_features(sentence, verb - 1, head)
+        first, gender, number = found
+        person = "p3"
     if not sentence.opens_clause(first):
         return None
     return first, gender, number, person
+
+
+def _phrase_before(sentence: Sentence, end: int) -> tuple[int, str | None, str | None] | None:
+    """The noun phrase ending right before ``end``: (first token, gender, number).
+
+    It may carry adjectives ("la comida mexicana es") and one "de" phrase ("la
+    idea de mi madre es"): then its first noun is the head, and the phrase counts
+    only when the "de" phrase's noun has the same gender and number, so an
+    adjective that fits either is never flagged.
+    """
+    last = end - 1
+    while (token := sentence.at(last)) is not None and token.text.islower() and token.only("adj"):
+        last -= 1  # adjectives after the noun
+    head = noun_head(sentence.at(last))
+    first = last - 1
+    if head is not None and determiner_features(sentence.word(first)) is None:
+        first -= 1  # "la mejor comida": an adjective between determiner and noun
+    own = determiner_features(sentence.word(first))
+    if head is None or own is None or not agrees(head.reading, *own):
+        return None
+    gender, number = phrase_features(sentence, last, head)
+    if sentence.word(first - 1) in ("de", "del"):
+        outer = _phrase_before(sentence, first - 1)
+        if outer is None or (outer[1], outer[2]) != (gender, number):
+            return None  # "la madre de mis amigos es...": which one is meant?
+        return outer
+    return first, gender, number
 
 
 def _plural_copula(
@@ -378,7 +404,7 @@ def _plural_copula(
 
 
 #: Adjectives that also name a colour or a language ("mis colores son rojo y azul",
-#: "mis clases son español y arte"): after a plural verb they may be nouns.
+#: "mis clases son español y arte"): after a copula they may be nouns.
 _ALSO_NAMES = frozenset(
     """rojo azul verde amarillo naranja rosa morado negro blanco gris marrón café violeta
     español inglés francés alemán chino japonés italiano portugués árabe ruso coreano
@@ -444,10 +470,8 @@ def predicate_agreement(sentence: Sentence) -> Iterator[Finding]:
             adjective = sentence.at(at)
             if adjective is None:
                 break
-            if rule == "es-plural-predicate" and any(
-                r.lemma in _ALSO_NAMES for r in adjective.readings
-            ):
-                break
+            if any(r.lemma in _ALSO_NAMES for r in adjective.readings):
+                break  # "mi color favorito es rojo", "mi especialidad es inglés": names
             if _attributive(sentence, at, predicate=True) or _predicative(sentence, at):
                 fix = _adjective_fix(adjective, gender, number)
             elif any(r.pos == "adj" and agrees(r, gender, number) for r in adjective.readings):
@@ -465,3 +489,55 @@ def predicate_agreement(sentence: Sentence) -> Iterator[Finding]:
             if following == at + 1:
                 break  # "es alta, delgada y simpática": a series goes on after "," or "y"
             at = sentence.skip(following, DEGREE_WORDS)
+
+
+# --- counted nouns ------------------------------------------------------------------------
+
+#: Quantifiers that count more than one: the noun after them is plural.
+_MANY = frozenset(
+    "varios varias muchos muchas pocos pocas algunos algunas unos unas ambos ambas".split()
+)
+
+
+def _counts_many(token: Token) -> bool:
+    """A cardinal above one ("dos", "diez", "25") or a plural quantifier."""
+    if token.lower in _MANY:
+        return True
+    if not token.text.islower() and not token.text.isdigit():
+        return False  # "I don't", "X factor"
+    if token.text.isdigit():
+        return int(token.text) > 1 and not 1000 <= int(token.text) <= 2100  # a year stays
+    return bool(token.readings) and all(r.has("num") and r.lemma != "uno" for r in token.readings)
+
+
+@check(
+    "es-counted-noun",
+    "After {count} the noun is plural: {fix}.",
+    "Después de {count} el nombre va en plural: {fix}.",
+)
+def counted_noun(sentence: Sentence) -> Iterator[Finding]:
+    """ "dos coche" -> "dos coches", "diez milla" -> "diez millas"."""
+    for index, token in enumerate(sentence.tokens[:-1]):
+        if not _counts_many(token) or sentence.word(index - 1) in ("de", "las", "los", "el"):
+            continue  # "a las dos", "el 2 de mayo", "uno de los dos"
+        noun = sentence.at(index + 1)
+        head = noun_head(noun)
+        if noun is None or head is None or head.number != "sg" or not noun.only("n"):
+            continue
+        if head.reading.lemma in _NOT_COUNTED:
+            continue
+        form = inflect(head.reading, number="pl")
+        if form is None or form.casefold() == noun.lower:
+            continue
+        start, end, _ = sentence.span(index, index + 1)
+        fields = (("count", token.text),)
+        yield Finding(
+            start, end, f"{token.text} {form}", "number_agreement", "es-counted-noun", fields
+        )
+
+
+#: Nouns that follow a number without counting ("dos por ciento", "tres veces más").
+_NOT_COUNTED = frozenset(
+    """ciento por mil millón punto enero febrero marzo abril mayo junio julio agosto
+    septiembre octubre noviembre diciembre""".split()
+)

@@ -18,6 +18,7 @@ CHECKS: tuple[Check, ...] = (
     prenominal.bare_prenominal,
     agreement.adjective_agreement,
     agreement.predicate_agreement,
+    agreement.counted_noun,
     verbs.ser_estar,
     prepositions.personal_a,
     prepositions.por_para,

@@ -178,7 +178,18 @@ def ser_estar(sentence: Sentence) -> Iterator[Finding]:
 # --- subject and verb ---------------------------------------------------------------------
 
 #: Words that may stand between a subject and its verb ("yo no lo sé").
-_BETWEEN = frozenset("no también siempre nunca ya todavía".split()) | CLITICS
+_BETWEEN = (
+    frozenset("no también siempre nunca ya todavía actualmente normalmente generalmente".split())
+    | CLITICS
+)
+#: Pronouns that are only ever subjects (the others follow prepositions too: "para ella").
+_ONLY_SUBJECTS = frozenset({"yo", "tú"})
+_NOT_BEFORE_SUBJECT = frozenset({"como", "y", "o", "ni", "sino", "excepto", "menos", "entre"})
+#: "todos los libros": "todo" before the determiner of a subject.
+_PREDETERMINERS = frozenset({"todos", "todas"})
+_COMPARING = frozenset("más menos mayor menor mejor peor mismo misma tan tanto".split())
+#: Object clitics: a noun phrase before one is the object, put first ("esa memoria la olvidaré").
+_ACCUSATIVES = frozenset({"lo", "la", "los", "las"})
 #: Nouns that open a clause as a time or a part, not as the subject ("el día es...").
 _PERIODS = frozenset(
     "día semana mes año vez noche mañana tarde fin lunes martes miércoles jueves "
@@ -189,12 +200,25 @@ _PERIODS = frozenset(
 
 def _subject_at(sentence: Sentence, index: int) -> tuple[str, str, int] | None:
     """(person, number, last token) of a subject opening a clause at ``index``."""
-    if not sentence.opens_clause(index):
-        return None
     word = sentence.word(index)
     pronoun = PRONOUNS.get(word)
+    if pronoun is not None and word in _ONLY_SUBJECTS:
+        # "yo", "tú" are subjects wherever they stand, but not in "como yo", "mi hermano y yo"
+        before = sentence.word(index - 1)
+        if before in _NOT_BEFORE_SUBJECT | PREPOSITIONS:
+            return None
+        if before == "que" and any(
+            sentence.word(back) in _COMPARING for back in range(index - 4, index - 1)
+        ):
+            return None  # "mayor que tú": a comparison
+        return pronoun.person, pronoun.number, index
+    if not sentence.opens_clause(index):
+        return None
     if pronoun is not None:
         return pronoun.person, pronoun.number, index
+    if word in _PREDETERMINERS and determiner_features(sentence.word(index + 1)):
+        index += 1  # "todos los libros describen"
+        word = sentence.word(index)
     own = determiner_features(word)
     at = index + 1
     if own is not None and _modifies(sentence.at(at), own) and sentence.at(at + 1) is not None:
@@ -234,6 +258,10 @@ def subject_verb(sentence: Sentence) -> Iterator[Finding]:
         person, number, last = subject
         at = sentence.skip(last + 1, _BETWEEN)
         clitic = any(sentence.word(between) in CLITICS for between in range(last + 1, at))
+        if sentence.word(index) not in PRONOUNS and any(
+            sentence.word(between) in _ACCUSATIVES for between in range(last + 1, at)
+        ):
+            continue  # "esa memoria nunca la olvidaré": the object comes first
         verb = sentence.at(at)
         if verb is None or not only_finite(verb) or " " in verb.text:
             continue
