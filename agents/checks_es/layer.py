@@ -35,21 +35,22 @@ CHECKS: tuple[Check, ...] = (
 
 
 #: The checks that look at the words as written; the others read a word missing its
-#: accent as the word it stands for ("su primero pelicula" -> "su primera película").
+#: accent, or mistyped, as the word it stands for ("su primero pelicula" -> "su primera
+#: película", "muchas segidores" -> "muchos seguidores").
 _ON_WHAT_WAS_WRITTEN = frozenset({spelling.accent, spelling.accent_in_context})
 
 
 def _with_accents(sentence: Sentence) -> Sentence:
-    """The sentence with each unknown word that lacks only an accent read as the accented
-    word (same length, so every offset stays)."""
+    """The sentence with each unknown word that lacks only an accent, or is one typing slip
+    from a common word, read as that word (its offsets stay those of what was written)."""
     morphology = analyser()
     if morphology is None:
         return sentence
     tokens = list(sentence.tokens)
     changed = False
     for index, token in enumerate(tokens):
-        fix = spelling.accent_fix(sentence, index)
-        if fix is None or len(fix) != len(token.text):
+        fix = spelling.accent_fix(sentence, index) or spelling.typo_fix(sentence, index)
+        if fix is None:
             continue
         analysed = morphology.tokens(fix) or []
         if len(analysed) != 1 or not analysed[0].known:

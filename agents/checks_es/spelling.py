@@ -72,6 +72,42 @@ def _unknown_word(sentence: Sentence, index: int) -> bool:
     return token.text[1:].islower()
 
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyzáéíóúñü"
+
+
+def _one_edit(word: str) -> list[str]:
+    """Every string one typing slip away from ``word``: a letter left out, added, swapped
+    with the next one, or replaced (the classic edit distance of one)."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    found = [a + b[1:] for a, b in splits if b]
+    found += [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1]
+    found += [a + c + b[1:] for a, b in splits if b for c in _LETTERS if c != b[0]]
+    found += [a + c + b for a, b in splits for c in _LETTERS]
+    return [w for w in dict.fromkeys(found) if w != word]
+
+
+def typo_fix(sentence: Sentence, index: int) -> str | None:
+    """The common word an unknown word of five letters or more is one slip away from
+    ("segidores" -> "seguidores", "escuel" -> "escuela"), when exactly one such word is
+    clearly the likeliest and the word itself is next to unseen in written Spanish;
+    English words and names are left alone."""
+    if not _unknown_word(sentence, index):
+        return None
+    lower = sentence.tokens[index].lower
+    if len(lower) < 5 or zipf(lower, "en") >= 3.0 or zipf(lower) >= 2.0:
+        return None  # English, or a real word the dictionary lacks ("talentoso")
+    if lower[-1] in "áéíóú":
+        return None  # a past tense the dictionary lacks ("se estresó", "me duché")
+    candidates = [w for w in _one_edit(lower) if zipf(w) >= 3.0]
+    known = [w for w in candidates if w in known_words(candidates)]
+    if not known:
+        return None
+    ranked = sorted(known, key=zipf, reverse=True)
+    if len(ranked) > 1 and zipf(ranked[0]) < zipf(ranked[1]) + 1.0:
+        return None
+    return ranked[0]
+
+
 def accent_fix(sentence: Sentence, index: int) -> str | None:
     """The word at ``index`` with the accent (or ñ) it lacks, when it is unknown without it
     and its accented form is a common word ("pelicula" -> "película"); else None."""
@@ -104,6 +140,7 @@ def accent(sentence: Sentence) -> Iterator[Finding]:
             yield Finding(token.start, token.end, fix, "spelling_accent", "es-accent")
             continue
         fix = _best(_spelling_variants(lower) + _accent_variants(lower), lower, 1.0)
+        fix = fix or typo_fix(sentence, index)
         if fix is not None:
             yield Finding(token.start, token.end, fix, "spelling", "es-spelling")
 
