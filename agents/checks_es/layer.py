@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from agents.checks_es import agreement, articles, prenominal, prepositions, spelling, verbs
+from agents.checks_es.guess import guess
 from agents.checks_es.sentence import NOTES, TEXT_ONLY, Check, Finding, Sentence
 from agents.lexicon_es import Token, analyser
 from agents.rules import ErrorEvent, _keep_case
@@ -42,7 +43,8 @@ _ON_WHAT_WAS_WRITTEN = frozenset({spelling.accent, spelling.accent_in_context})
 
 def _with_accents(sentence: Sentence) -> Sentence:
     """The sentence with each unknown word that lacks only an accent, or is one typing slip
-    from a common word, read as that word (its offsets stay those of what was written)."""
+    from a common word, read as that word (its offsets stay those of what was written);
+    a real word the dictionary lacks gets the reading its ending tells (:mod:`.guess`)."""
     morphology = analyser()
     if morphology is None:
         return sentence
@@ -51,6 +53,10 @@ def _with_accents(sentence: Sentence) -> Sentence:
     for index, token in enumerate(tokens):
         fix = spelling.accent_fix(sentence, index) or spelling.typo_fix(sentence, index)
         if fix is None:
+            guessed = guess(token.lower) if not token.known and token.text.islower() else ()
+            if guessed:
+                tokens[index] = Token(token.text, token.start, token.end, guessed)
+                changed = True
             continue
         analysed = morphology.tokens(fix) or []
         if len(analysed) != 1 or not analysed[0].known:

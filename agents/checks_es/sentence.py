@@ -166,6 +166,10 @@ def inflect(
     person: str | None = None,
 ) -> str | None:
     """The form of ``reading``'s word with ``gender``, ``number`` and ``person`` (None: its own)."""
+    if reading.has("guess"):
+        from agents.checks_es.guess import inflect_guessed
+
+        return inflect_guessed(reading, gender, number)
     morphology = analyser()
     if morphology is None:
         return None
