@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from agents.checks_es import agreement, articles, prenominal, prepositions, spelling, verbs
-from agents.checks_es.guess import guess
+from agents.checks_es.guess import guess_meant
 from agents.checks_es.sentence import NOTES, TEXT_ONLY, Check, Finding, Sentence
 from agents.lexicon_es import Token, analyser
 from agents.rules import ErrorEvent, _keep_case
@@ -53,9 +53,11 @@ def _with_accents(sentence: Sentence) -> Sentence:
     for index, token in enumerate(tokens):
         fix = spelling.accent_fix(sentence, index) or spelling.typo_fix(sentence, index)
         if fix is None:
-            guessed = guess(token.lower) if not token.known and token.text.islower() else ()
+            if token.known or not token.text.islower():
+                continue
+            meant, guessed = guess_meant(token.lower)
             if guessed:
-                tokens[index] = Token(token.text, token.start, token.end, guessed)
+                tokens[index] = Token(meant, token.start, token.end, guessed)
                 changed = True
             continue
         analysed = morphology.tokens(fix) or []
