@@ -11,6 +11,7 @@ coordinated nouns) and the agreement is not certain.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from agents.checks_es.sentence import (
     CLAUSE_OPENERS,
@@ -306,11 +307,23 @@ _BEFORE_COPULA = frozenset("no también tampoco siempre nunca ya todavía aún".
 _BEFORE_PREDICATE = DEGREE_WORDS | {"no"}
 
 
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """The subject of a copula: its first token, gender, number and person, and the
+    features of a noun inside it ("de mis amigos") that an adjective may also go with."""
+
+    first: int
+    gender: str | None
+    number: str | None
+    person: str
+    inner: tuple[str | None, str | None] | None = None
+
+
 #: Verbs after which "N que" may be "N" and a "that" clause ("dice la profesora que es...").
 _SAYING = frozenset("decir pensar creer saber explicar contar escribir responder".split())
 
 
-def _antecedent(sentence: Sentence, que: int) -> tuple[int, str | None, str | None, str] | None:
+def _antecedent(sentence: Sentence, que: int) -> _Subject | None:
     """ "una persona que es...": the noun phrase "que" stands for, as :func:`_subject` does."""
     noun = sentence.at(que - 1)
     head = noun_head(noun)
@@ -323,14 +336,15 @@ def _antecedent(sentence: Sentence, que: int) -> tuple[int, str | None, str | No
     if _after_de(sentence, que - 1)[0]:
         return None  # "la madre de mi amigo que...": which one is meant?
     gender, number = phrase_features(sentence, que - 1, head)
-    return que - 2, gender, number, "p3"
+    return _Subject(que - 2, gender, number, "p3")
 
 
-def _subject(sentence: Sentence, verb: int) -> tuple[int, str | None, str | None, str] | None:
+def _subject(sentence: Sentence, verb: int) -> _Subject | None:
     """The subject right before the verb at ``verb``: (first token, gender, number, person)."""
     word = sentence.word(verb - 1)
     gender: str | None
     number: str | None
+    inner: tuple[str | None, str | None] | None = None
     name = sentence.at(verb - 1)
     names = [r for r in name.readings if r.has("np", "ant")] if name is not None else []
     if word in SUBJECT_PRONOUNS:
@@ -338,7 +352,7 @@ def _subject(sentence: Sentence, verb: int) -> tuple[int, str | None, str | None
         pronoun = PRONOUNS[word]
         gender, number, person = pronoun.gender, pronoun.number, pronoun.person
         if sentence.word(first - 1) in ("y", "que"):
-            return first, gender, number, person
+            return _Subject(first, gender, number, person)
     elif word == "que":
         return _antecedent(sentence, verb - 1)
     elif len(names) == 1 and gender_of(names[0]) in ("m", "f") and name is not None:
@@ -349,22 +363,28 @@ def _subject(sentence: Sentence, verb: int) -> tuple[int, str | None, str | None
         found = _phrase_before(sentence, verb)
         if found is None:
             return None
-        first, gender, number = found
+        first, gender, number, inner = found
         person = "p3"
     if not sentence.opens_clause(first):
         return None
-    return first, gender, number, person
+    return _Subject(first, gender, number, person, inner)
 
 
-def _phrase_before(sentence: Sentence, end: int) -> tuple[int, str | None, str | None] | None:
-    """The noun phrase ending right before ``end``: (first token, gender, number).
+def _phrase_before(
+    sentence: Sentence, end: int
+) -> tuple[int, str | None, str | None, tuple[str | None, str | None] | None] | None:
+    """The noun phrase ending right before ``end``: (first token, gender, number, and the
+    gender and number of a noun in its "de" phrase, if it has one).
 
     It may carry adjectives ("la comida mexicana es") and one "de" phrase ("la
-    idea de mi madre es"): then its first noun is the head, and the phrase counts
-    only when the "de" phrase's noun has the same gender and number, so an
-    adjective that fits either is never flagged.
+    casa de mis padres es", "el clima de Oregón es"): its first noun is the head,
+    and an adjective that fits the inner noun is left alone (which one is meant?).
     """
     last = end - 1
+    if sentence.word(last - 1) in ("de", "del") and (name := sentence.at(last)) is not None:
+        if name.text[:1].isupper() and not name.can_be("n"):
+            outer = _phrase_before(sentence, last - 1)  # "el clima de Oregón"
+            return None if outer is None or outer[3] is not None else (*outer[:3], None)
     while (token := sentence.at(last)) is not None and token.text.islower() and token.only("adj"):
         last -= 1  # adjectives after the noun
     head = noun_head(sentence.at(last))
@@ -377,15 +397,40 @@ def _phrase_before(sentence: Sentence, end: int) -> tuple[int, str | None, str |
     gender, number = phrase_features(sentence, last, head)
     if sentence.word(first - 1) in ("de", "del"):
         outer = _phrase_before(sentence, first - 1)
-        if outer is None or (outer[1], outer[2]) != (gender, number):
-            return None  # "la madre de mis amigos es...": which one is meant?
-        return outer
-    return first, gender, number
+        if outer is None or outer[3] is not None:
+            return None  # one "de" phrase at most
+        return (*outer[:3], (gender, number))
+    return first, gender, number, None
 
 
-def _plural_copula(
-    sentence: Sentence, copulas: list[Reading], verb: int
-) -> tuple[int, str | None, str | None, str] | None:
+#: Verbs that take an infinitive copula ("va a ser", "puede estar", "solía estar").
+_AUXILIARIES = frozenset("poder deber querer soler parecer necesitar".split())
+
+
+def _copula_group(sentence: Sentence, index: int) -> tuple[list[Reading], int] | None:
+    """A copula at ``index`` and the finite verb that carries its person and number:
+    (that verb's copula-like readings, the index its subject ends before). "es" stands
+    alone; in "va a ser", "puede estar" the auxiliary carries them."""
+    token = sentence.tokens[index]
+    copulas = finite_readings(token, _COPULAS)
+    if copulas:
+        if any(r not in copulas and r.pos != "n" for r in token.readings):
+            return None  # "son" may be a noun, but not after a subject
+        return copulas, index
+    if token.lower not in ("ser", "estar"):
+        return None
+    auxiliary = index - 1
+    lemmas = _AUXILIARIES
+    if sentence.word(auxiliary) == "a":
+        auxiliary, lemmas = auxiliary - 1, frozenset({"ir"})
+    verb = sentence.at(auxiliary)
+    readings = finite_readings(verb, lemmas) if verb is not None else []
+    if not readings or verb is None or len(readings) != len(verb.readings):
+        return None
+    return readings, auxiliary
+
+
+def _plural_copula(sentence: Sentence, copulas: list[Reading], verb: int) -> _Subject | None:
     """ "somos joven", "son muy inteligente": a plural copula needs a plural adjective,
     whoever the subject is (its gender stays unknown). Not after a singular word: in
     "la gente son feliz" the verb is the mistake."""
@@ -397,10 +442,10 @@ def _plural_copula(
         before is None
         or not is_word(before)
         or before.lower in CLAUSE_OPENERS | {"que", "y"}
-        or any(number_of(r) == "pl" for r in before.readings)
+        or any(number_of(r) == "pl" or r.pos == "num" for r in before.readings)
     ):
         return None
-    return verb, None, "pl", persons.pop()
+    return _Subject(verb, None, "pl", persons.pop())
 
 
 #: Adjectives that also name a colour or a language ("mis colores son rojo y azul",
@@ -445,16 +490,17 @@ note(
 def predicate_agreement(sentence: Sentence) -> Iterator[Finding]:
     """ "la comida es bueno", "ella está cansado", "mis ojos son azul": ser/estar + adjective."""
     for index, token in enumerate(sentence.tokens):
-        copulas = finite_readings(token, _COPULAS)
-        if not copulas or any(r not in copulas and r.pos != "n" for r in token.readings):
-            continue  # "son" may be a noun, but not after a subject
-        back = index  # "ella no es", "la casa siempre está": adverbs between
+        group = _copula_group(sentence, index)
+        if group is None:
+            continue
+        copulas, back = group
         while sentence.word(back - 1) in _BEFORE_COPULA:
-            back -= 1
+            back -= 1  # "ella no es", "la casa siempre está": adverbs between
         subject = _subject(sentence, back) or _plural_copula(sentence, copulas, back)
         if subject is None:
             continue
-        first, gender, number, person = subject
+        first, gender, number = subject.first, subject.gender, subject.number
+        person = subject.person
         if not any(r.has(person, number or "sg") for r in copulas):
             continue  # "la gente son": the verb is the mistake
         at = sentence.skip(index + 1, _BEFORE_PREDICATE)
@@ -478,6 +524,10 @@ def predicate_agreement(sentence: Sentence) -> Iterator[Finding]:
                 fix = None  # "es baja y gordo": "baja" may be a verb, but agrees as an adjective
             else:
                 break
+            if subject.inner is not None and any(
+                agrees(r, *subject.inner) for r in adjective.readings if r.pos == "adj"
+            ):
+                fix = None  # "la madre de mis amigos es simpáticos": which one is meant?
             if fix is not None:
                 category = _category(adjective, gender)
                 yield Finding(adjective.start, adjective.end, fix, category, rule, fields)
