@@ -276,7 +276,7 @@ def _zipf(word: str, language: str) -> float:
 #: dictionary lists only one.
 EITHER_GENDER = frozenset(
     """modelo bebé piloto testigo miembro cliente presidente jefe paciente joven guía radio mar
-    arte azúcar internet calor capital orden cura frente cometa corte parte final pendiente
+    arte azúcar internet calor capital orden cura frente cometa corte final pendiente
     génesis maratón sartén personaje genio ángel lente""".split()
 )
 

@@ -66,7 +66,10 @@ _NEVER_PRONOUNS = frozenset(
     {"el", "un", "al", "del", "mi", "mis", "tu", "tus", "su", "sus", "cada"}
 )
 #: Verbs after which "mucho" and its kin are determiners, not adverbs ("tengo mucha hambre").
-_QUANTIFIED = frozenset({"tener", "haber", "hay", "hacer", "necesitar", "querer"})
+_QUANTIFIED = frozenset(
+    """tener haber hay hacer necesitar querer ver prestar comer beber aprender tomar sacar
+    comprar gastar ganar recibir dar leer escribir conocer visitar""".split()
+)
 
 
 def _fixed_determiner(word: str, gender: str, number: str) -> str | None:
@@ -77,8 +80,23 @@ def _fixed_determiner(word: str, gender: str, number: str) -> str | None:
     return determiner_form(word, gender, number)
 
 
+def _quantifying_verb(token: Token | None) -> bool:
+    """A verb after which "mucho" counts its object ("necesito mucho ayuda")."""
+    return (
+        token is not None
+        and bool(token.readings)
+        and all(r.pos.startswith("vb") and r.lemma in _QUANTIFIED for r in token.readings)
+    )
+
+
 def _adverb_place(sentence: Sentence, index: int) -> bool:
-    """After a verb, "mucho" may be an adverb ("estudio mucho historia" is not "mucha")."""
+    """After a verb, "mucho" may be an adverb ("estudio mucho historia" is not "mucha");
+    never before a plural noun ("veo mucho películas")."""
+    if (
+        noun_head(sentence.at(index + 1)) is not None
+        and noun_head(sentence.at(index + 1)).number == "pl"
+    ):
+        return False
     before = sentence.at(index - 1)
     verbs = [] if before is None else [r for r in before.readings if r.pos.startswith("vb")]
     return bool(verbs) and not all(r.lemma in _QUANTIFIED for r in verbs)
@@ -103,11 +121,20 @@ def determiner_noun(sentence: Sentence) -> Iterator[Finding]:
             for r in noun.readings
         ):
             continue
-        if word not in _NEVER_PRONOUNS and any(plausible_finite(r) for r in noun.readings):
+        quantified = word in ALSO_ADVERBS and _quantifying_verb(sentence.at(index - 1))
+        if (
+            word not in _NEVER_PRONOUNS
+            and not quantified
+            and any(plausible_finite(r) for r in noun.readings)
+        ):
             continue  # "estas son", "otro era": a pronoun and a verb
         if sentence.text[noun.end : noun.end + 1] in "/(" or sentence.word(index - 1) == "/":
             continue  # el/la entrenador/a
-        if word in ALSO_ADVERBS and (not noun.only("n") or _adverb_place(sentence, index)):
+        if (
+            word in ALSO_ADVERBS
+            and not quantified
+            and (not noun.only("n") or _adverb_place(sentence, index))
+        ):
             continue
         if any(r.pos in ("n", "adj") and agrees(r, own[0], own[1]) for r in noun.readings):
             continue

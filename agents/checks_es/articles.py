@@ -22,31 +22,22 @@ from agents.checks_es.sentence import (
     finite_readings,
     inflect,
     is_finite,
-    plausible_finite,
+    nominal,
 )
 from agents.checks_es.words import DATIVES, LIKE_VERBS, Head, noun_head
-from agents.lexicon_es import PLACE_NOUNS, Reading, Token
+from agents.lexicon_es import PLACE_NOUNS, Token
 
 _ARTICLES = {("m", "sg"): "el", ("f", "sg"): "la", ("m", "pl"): "los", ("f", "pl"): "las"}
 
 
 def _bare_noun(token: Token | None) -> Head | None:
     """A common noun with nothing else it could be (not a name, adjective or verb form)."""
-    if token is None or not token.can_be("n"):
-        return None
-    if not all(r.pos == "n" or _only_in_name(r) for r in token.readings):
+    if not nominal(token) or token is None:
         return None  # "comida" may be a participle, "cosas" a verb form: both only in name
     head = noun_head(token)
     if head is None or head.gender not in ("m", "f") or head.number not in ("sg", "pl"):
         return None
     return head
-
-
-def _only_in_name(reading: Reading) -> bool:
-    """A verb reading no learner means before a noun's place: a participle, a rare form."""
-    return reading.pos == "vblex" and (
-        reading.has("pp") or is_finite(reading) and not plausible_finite(reading)
-    )
 
 
 def _with_article(head: Head, text: str) -> str:

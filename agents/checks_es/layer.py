@@ -17,6 +17,8 @@ CHECKS: tuple[Check, ...] = (
     prenominal.prenominal_agreement,
     prenominal.phrase_agreement,
     prenominal.bare_prenominal,
+    prenominal.part_agreement,
+    prenominal.uno_before_noun,
     agreement.adjective_agreement,
     agreement.predicate_agreement,
     agreement.counted_noun,

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from agents.checks_es.agreement import _describe
-from agents.checks_es.sentence import Finding, Sentence, agrees, check, inflect, is_finite, is_word
+from agents.checks_es.sentence import (
+    Finding,
+    Sentence,
+    agrees,
+    check,
+    inflect,
+    is_finite,
+    is_word,
+    nominal,
+)
 from agents.checks_es.words import (
     ALSO_ADVERBS,
     CONTRACTED,
@@ -240,3 +249,76 @@ _NOT_BEFORE_NOUN = frozenset("medio tal mismo cierto propio junto solo tanto cad
 def _lowered(token: Token) -> Token:
     """A sentence-initial capitalised word as its lower-case self (readings kept)."""
     return Token(token.text.lower(), token.start, token.end, token.readings)
+
+
+# --- pronouns of a part: "uno de los", "todas de las" -----------------------------------
+
+_PART_WORDS = {
+    "uno": ("uno", "una"),
+    "una": ("uno", "una"),
+    "alguno": ("alguno", "alguna"),
+    "alguna": ("alguno", "alguna"),
+    "ninguno": ("ninguno", "ninguna"),
+    "ninguna": ("ninguno", "ninguna"),
+    "todos": ("todos", "todas"),
+    "todas": ("todos", "todas"),
+    "muchos": ("muchos", "muchas"),
+    "muchas": ("muchos", "muchas"),
+    "algunos": ("algunos", "algunas"),
+    "algunas": ("algunos", "algunas"),
+}
+
+
+@check(
+    "es-part-agreement",
+    "It agrees with the group it is part of ({group}): {fix}.",
+    "Concuerda con el grupo del que forma parte ({group}): {fix}.",
+)
+def part_agreement(sentence: Sentence) -> Iterator[Finding]:
+    """ "uno de las mejores" -> "una de las mejores"; "todos de las tiendas" -> "todas"."""
+    for index, token in enumerate(sentence.tokens[:-3]):
+        forms = _PART_WORDS.get(token.lower)
+        if forms is None or sentence.word(index + 1) != "de":
+            continue
+        own = determiner_features(sentence.word(index + 2))
+        if own is None or own[1] != "pl" or own[0] not in ("m", "f"):
+            continue
+        noun_at = index + 3
+        if _prenominal(sentence.at(noun_at)):
+            noun_at += 1  # "una de las mejores jugadoras"
+        head = noun_head(sentence.at(noun_at))
+        if head is None or head.gender not in (own[0], "mf") or head.number != "pl":
+            continue  # the group's gender must be plain from its words
+        if sentence.word(index - 1) in ("el", "la", "los", "las"):
+            continue  # "el uno con el otro"
+        fixed = forms[0] if own[0] == "m" else forms[1]
+        if fixed == token.lower:
+            continue
+        group = sentence.span(index + 2, noun_at)[2]
+        fields = (("group", group),)
+        yield Finding(
+            token.start, token.end, fixed, "gender_agreement", "es-part-agreement", fields
+        )
+
+
+@check(
+    "es-uno-before-noun",
+    'Before a noun "uno" is "un" (and "una" for a feminine noun): {fix}.',
+    'Delante de un nombre, "uno" es "un" (y "una" con un nombre femenino): {fix}.',
+)
+def uno_before_noun(sentence: Sentence) -> Iterator[Finding]:
+    """ "uno hermana" -> "una hermana"; "uno libro" -> "un libro"."""
+    for index, token in enumerate(sentence.tokens[:-1]):
+        if token.lower != "uno":
+            continue
+        noun = sentence.at(index + 1)
+        head = noun_head(noun)
+        if noun is None or head is None or not nominal(noun) or head.gender not in ("m", "f"):
+            continue
+        article = determiner_form("un", head.gender, head.number)
+        if article is None:
+            continue
+        start, end, _ = sentence.span(index, index + 1)
+        yield Finding(
+            start, end, f"{article} {noun.text}", "gender_agreement", "es-uno-before-noun"
+        )

@@ -149,6 +149,21 @@ def plausible_finite(reading: Reading) -> bool:
     return reading.pos != "vblex" or zipf(reading.lemma) >= 3.0
 
 
+def nominal(token: Token | None) -> bool:
+    """Known, and a noun in every reading a learner would mean: a participle or a rare verb
+    form does not count ("comida", "hermana", "cosas")."""
+    return (
+        token is not None
+        and token.can_be("n")
+        and all(
+            r.pos == "n"
+            or r.pos == "vblex"
+            and (r.has("pp") or is_finite(r) and not plausible_finite(r))
+            for r in token.readings
+        )
+    )
+
+
 def only_finite(token: Token | None) -> bool:
     """Known, and a finite verb in every analysis."""
     return token is not None and bool(token.readings) and all(is_finite(r) for r in token.readings)
