@@ -80,6 +80,17 @@ def _fixed_determiner(word: str, gender: str, number: str) -> str | None:
     return determiner_form(word, gender, number)
 
 
+def _surely_determiner(sentence: Sentence, index: int) -> bool:
+    """After a preposition or an infinitive, "la", "ese", "varios" are determiners: no
+    pronoun-and-verb can follow there ("para la proyecto", "debajo ese marca")."""
+    before = sentence.at(index - 1)
+    if before is None or sentence.word(index) in ALSO_ADVERBS:
+        return False
+    if before.lower in PREPOSITIONS | {"debajo", "encima", "detrás", "delante", "dentro"}:
+        return True
+    return bool(before.readings) and all(r.has("vblex", "inf") for r in before.readings)
+
+
 def _quantifying_verb(token: Token | None) -> bool:
     """A verb after which "mucho" counts its object ("necesito mucho ayuda")."""
     return (
@@ -116,15 +127,21 @@ def determiner_noun(sentence: Sentence) -> Iterator[Finding]:
         head = noun_head(noun)
         if own is None or head is None or noun is None:
             continue
-        if word in _ALSO_PRONOUNS and not all(
-            r.pos in ("n", "adj") or r.pos == "vblex" and not plausible_finite(r)
-            for r in noun.readings
+        surely = _surely_determiner(sentence, index)
+        if (
+            word in _ALSO_PRONOUNS
+            and not surely
+            and not all(
+                r.pos in ("n", "adj") or r.pos == "vblex" and not plausible_finite(r)
+                for r in noun.readings
+            )
         ):
             continue
         quantified = word in ALSO_ADVERBS and _quantifying_verb(sentence.at(index - 1))
         if (
             word not in _NEVER_PRONOUNS
             and not quantified
+            and not surely
             and any(plausible_finite(r) for r in noun.readings)
         ):
             continue  # "estas son", "otro era": a pronoun and a verb

@@ -19,6 +19,7 @@ CHECKS: tuple[Check, ...] = (
     prenominal.bare_prenominal,
     prenominal.part_agreement,
     prenominal.uno_before_noun,
+    prenominal.todos_bare,
     agreement.adjective_agreement,
     agreement.predicate_agreement,
     agreement.counted_noun,
@@ -53,7 +54,11 @@ def _with_accents(sentence: Sentence) -> Sentence:
     tokens = list(sentence.tokens)
     changed = False
     for index, token in enumerate(tokens):
-        fix = spelling.accent_fix(sentence, index) or spelling.typo_fix(sentence, index)
+        fix = (
+            spelling.accent_fix(sentence, index)
+            or spelling.variant_fix(sentence, index)
+            or spelling.typo_fix(sentence, index)
+        )
         if fix is None:
             if token.known or not token.text.islower():
                 continue

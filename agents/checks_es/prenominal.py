@@ -322,3 +322,29 @@ def uno_before_noun(sentence: Sentence) -> Iterator[Finding]:
         yield Finding(
             start, end, f"{article} {noun.text}", "gender_agreement", "es-uno-before-noun"
         )
+
+
+@check(
+    "es-todos-bare",
+    '"todos" before a plural noun agrees with it and takes the article: {fix}.',
+    '"todos" ante un nombre en plural concuerda con él y lleva artículo: {fix}.',
+)
+def todos_bare(sentence: Sentence) -> Iterator[Finding]:
+    """ "todos personas" -> "todas las personas"; "todas días" -> "todos los días"."""
+    for index, token in enumerate(sentence.tokens[:-1]):
+        if token.lower not in ("todos", "todas"):
+            continue
+        noun = sentence.at(index + 1)
+        head = noun_head(noun)
+        if noun is None or head is None or not nominal(noun) or head.number != "pl":
+            continue
+        gender = (
+            head.gender if head.gender in ("m", "f") else "f" if token.lower == "todas" else "m"
+        )
+        todos = _TODO[(gender, "pl")]
+        article = determiner_form("el", gender, "pl")
+        if token.text[:1].isupper():
+            todos = todos.capitalize()
+        start, end, _ = sentence.span(index, index + 1)
+        category = "gender_agreement" if todos.casefold() != token.lower else "article"
+        yield Finding(start, end, f"{todos} {article} {noun.text}", category, "es-todos-bare")

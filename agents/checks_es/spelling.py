@@ -108,6 +108,17 @@ def typo_fix(sentence: Sentence, index: int) -> str | None:
     return ranked[0]
 
 
+def variant_fix(sentence: Sentence, index: int) -> str | None:
+    """The word without an English double letter, ph or th, or with an ñ ("differente",
+    "montanas"), when that is a clearly commoner known word."""
+    if not _unknown_word(sentence, index):
+        return None
+    lower = sentence.tokens[index].lower
+    if zipf(lower, "en") >= 4.0:
+        return None
+    return _best(_spelling_variants(lower) + _accent_variants(lower), lower, 1.0)
+
+
 def accent_fix(sentence: Sentence, index: int) -> str | None:
     """The word at ``index`` with the accent (or ñ) it lacks, when it is unknown without it
     and its accented form is a common word ("pelicula" -> "película"); else None."""
@@ -139,8 +150,7 @@ def accent(sentence: Sentence) -> Iterator[Finding]:
         if fix is not None:
             yield Finding(token.start, token.end, fix, "spelling_accent", "es-accent")
             continue
-        fix = _best(_spelling_variants(lower) + _accent_variants(lower), lower, 1.0)
-        fix = fix or typo_fix(sentence, index)
+        fix = variant_fix(sentence, index) or typo_fix(sentence, index)
         if fix is not None:
             yield Finding(token.start, token.end, fix, "spelling", "es-spelling")
 
