@@ -409,6 +409,10 @@ def _subject(sentence: Sentence, verb: int) -> _Subject | None:
             return None
         first, gender, number, inner = found
         person = "p3"
+        if sentence.word(first - 1) in ("que", "y") and number == "sg":
+            # "creo que la clase es", "la ciudad y la naturaleza es": a singular verb
+            # leaves the phrase alone as its subject
+            return _Subject(first, gender, number, person, inner)
     if not sentence.opens_clause(first):
         return None
     return _Subject(first, gender, number, person, inner)

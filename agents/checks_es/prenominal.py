@@ -209,7 +209,10 @@ def _fixed(word: str, gender: str, number: str) -> str | None:
 def bare_prenominal(sentence: Sentence) -> Iterator[Finding]:
     """ "tiene bonitas colores" -> "bonitos colores", "buena sitio" -> "buen sitio"."""
     for index, adjective in enumerate(sentence.tokens[:-1]):
-        if determiner_features(sentence.word(index - 1)) is not None:
+        if (
+            determiner_features(sentence.word(index - 1)) is not None
+            or determiner_features(adjective.lower) is not None
+        ):
             continue  # the phrase checks have it
         capital = adjective.text[:1].isupper() and sentence.starts_clause(index)
         readings = _prenominal(adjective) or (_prenominal(_lowered(adjective)) if capital else [])

@@ -54,7 +54,7 @@ class Sentence:
     def starts_clause(self, index: int) -> bool:
         """Token ``index`` opens the text, a sentence or a clause after ; or :."""
         before = self.at(index - 1)
-        return before is None or before.text in {".", "!", "?", ";", ":", "¡", "¿", '"', "“"}
+        return before is None or before.text in {".", "!", "?", ";", ":", "¡", "¿", '"', "“", "”"}
 
     def opens_clause(self, index: int) -> bool:
         """Token ``index`` starts a clause, or follows a conjunction or comma that opens one."""
