@@ -142,9 +142,12 @@ def determiner_noun(sentence: Sentence) -> Iterator[Finding]:
             word not in _NEVER_PRONOUNS
             and not quantified
             and not surely
-            and any(plausible_finite(r) for r in noun.readings)
+            and any(
+                plausible_finite(r) and (word in _ALSO_PRONOUNS or r.has("p3"))
+                for r in noun.readings
+            )
         ):
-            continue  # "estas son", "otro era": a pronoun and a verb
+            continue  # "estas son", "otro era", "la veo": a pronoun and a verb
         if sentence.text[noun.end : noun.end + 1] in "/(" or sentence.word(index - 1) == "/":
             continue  # el/la entrenador/a
         if (

@@ -99,7 +99,7 @@ def prenominal_agreement(sentence: Sentence) -> Iterator[Finding]:
         head = noun_head(noun)
         if own is None or not readings or head is None or noun is None or adjective is None:
             continue
-        if not noun.only("n", "adj") or not any(
+        if not (noun.only("n", "adj") or nominal(noun)) or not any(
             r.pos == "n" and agrees(r, *own) for r in noun.readings
         ):
             continue  # the determiner check speaks first
@@ -155,7 +155,7 @@ def phrase_agreement(sentence: Sentence) -> Iterator[Finding]:
             and not (sentence.opens_clause(index) or sentence.word(index - 1) in _BEFORE_ARTICLE)
         ):
             continue  # "mucho más grande", "la vi": not surely a determiner here
-        if not noun.only("n") or sentence.word(index + 3) in ("de", "/"):
+        if not nominal(noun) or sentence.word(index + 3) in ("de", "/"):
             continue  # "el primero de..." , "el/la": the phrase may go on
         if any(agrees(r, *own) for r in noun.readings if r.pos == "n"):
             continue  # the determiner fits: the prenominal check has the adjective
@@ -335,15 +335,16 @@ def uno_before_noun(sentence: Sentence) -> Iterator[Finding]:
 def todos_bare(sentence: Sentence) -> Iterator[Finding]:
     """ "todos personas" -> "todas las personas"; "todas días" -> "todos los días"."""
     for index, token in enumerate(sentence.tokens[:-1]):
-        if token.lower not in ("todos", "todas"):
+        if token.lower not in ("todos", "todas", "todo", "toda"):
             continue
         noun = sentence.at(index + 1)
         head = noun_head(noun)
         if noun is None or head is None or not nominal(noun) or head.number != "pl":
             continue
-        gender = (
-            head.gender if head.gender in ("m", "f") else "f" if token.lower == "todas" else "m"
-        )
+        if sentence.word(index + 2) == "de" and token.lower == "todo":
+            continue  # "todo tipos de": "todo tipo de" is meant, left to the learner
+        feminine = token.lower.startswith("toda")
+        gender = head.gender if head.gender in ("m", "f") else "f" if feminine else "m"
         todos = _TODO[(gender, "pl")]
         article = determiner_form("el", gender, "pl")
         if token.text[:1].isupper():

@@ -51,9 +51,14 @@ def _determiners() -> dict[str, tuple[str, str, Paradigm]]:
     """surface -> (gender, number, paradigm), the first paradigm with the form winning."""
     found: dict[str, tuple[str, str, Paradigm]] = {}
     for paradigm in _PARADIGMS:
-        # "mf" where two slots share a form (mi, cada), and so also where two are empty
-        # (varios, ambos, ningún)
-        shared = paradigm[0] == paradigm[1] or paradigm[2] == paradigm[3]
+        # "mf" where two slots share a form (mi, cada); varios, ambos and ningún show
+        # their gender
+        shared = (
+            bool(paradigm[0])
+            and paradigm[0] == paradigm[1]
+            or bool(paradigm[2])
+            and (paradigm[2] == paradigm[3])
+        )
         for form, (gender, number) in zip(paradigm, _SLOTS, strict=True):
             if form:
                 found.setdefault(form, ("mf" if shared else gender, number, paradigm))
