@@ -20,6 +20,7 @@ CHECKS: tuple[Check, ...] = (
     prenominal.part_agreement,
     prenominal.uno_before_noun,
     prenominal.todos_bare,
+    prenominal.neuter_before_noun,
     agreement.adjective_agreement,
     agreement.predicate_agreement,
     agreement.counted_noun,

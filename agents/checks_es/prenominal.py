@@ -99,10 +99,9 @@ def prenominal_agreement(sentence: Sentence) -> Iterator[Finding]:
         head = noun_head(noun)
         if own is None or not readings or head is None or noun is None or adjective is None:
             continue
-        if not (noun.only("n", "adj") or nominal(noun)) or not any(
-            r.pos == "n" and agrees(r, *own) for r in noun.readings
-        ):
-            continue  # the determiner check speaks first
+        if not any(r.pos == "n" and agrees(r, *own) for r in noun.readings):
+            continue  # the determiner check speaks first; after "su propia" a verb form
+            # reading ("programa") is not meant
         gender = head.gender if head.gender in ("m", "f") else own[0]
         number = head.number if head.number in ("sg", "pl") else own[1]
         if any(agrees(r, gender, number) for r in readings):
@@ -352,3 +351,46 @@ def todos_bare(sentence: Sentence) -> Iterator[Finding]:
         start, end, _ = sentence.span(index, index + 1)
         category = "gender_agreement" if todos.casefold() != token.lower else "article"
         yield Finding(start, end, f"{todos} {article} {noun.text}", category, "es-todos-bare")
+
+
+# --- "lo" and "cualquiera" before a noun -------------------------------------------------
+
+#: Adjectives that follow a neuter "lo" on their own ("lo mismo", "lo único") but, with a
+#: noun after them, take the noun's article ("el mismo sentido", "la única razón").
+_AFTER_LO = frozenset("mismo misma único única mejor peor primero primera último última".split())
+
+
+@check(
+    "es-article-before-noun",
+    "Before a noun the article is {article}, not {wrong_word}: {fix}.",
+    "Delante de un nombre el artículo es {article}, no {wrong_word}: {fix}.",
+)
+def neuter_before_noun(sentence: Sentence) -> Iterator[Finding]:
+    """ "lo único razón" -> "la única razón"; "cualquiera vacación" -> "cualquier vacación"."""
+    for index, token in enumerate(sentence.tokens[:-1]):
+        word = token.lower
+        if word == "cualquiera":
+            noun = sentence.at(index + 1)
+            if noun is not None and nominal(noun) and noun.text.islower():
+                fields = (("article", "cualquier"), ("wrong_word", token.text))
+                fix = "Cualquier" if token.text[:1].isupper() else "cualquier"
+                yield Finding(
+                    token.start, token.end, fix, "article", "es-article-before-noun", fields
+                )
+            continue
+        if word != "lo" or sentence.word(index + 1) not in _AFTER_LO:
+            continue
+        adjective, noun = sentence.tokens[index + 1], sentence.at(index + 2)
+        head = noun_head(noun)
+        if noun is None or head is None or not nominal(noun) or head.gender not in ("m", "f"):
+            continue
+        readings = [r for r in adjective.readings if r.pos == "adj" or r.has("det", "ord")]
+        form = adjective.lower
+        if readings and not any(agrees(r, head.gender, head.number) for r in readings):
+            form = next((f for r in readings if (f := inflect(r, head.gender, head.number))), form)
+        article = determiner_form("el", head.gender, head.number) or "el"
+        start, end, _ = sentence.span(index, index + 2)
+        fields = (("article", article), ("wrong_word", token.text))
+        yield Finding(
+            start, end, f"{article} {form} {noun.text}", "article", "es-article-before-noun", fields
+        )
