@@ -114,6 +114,15 @@ _POR_PARA_FIXED: list[tuple[re.Pattern[str], str]] = [
         ),
         r"\1 por",
     ),
+    (  # a feeling about someone: "feliz por ella", "miedo por mi madre"
+        re.compile(
+            r"\b(feliz|felices|content[oa]s?|orgullos[oa]s?|preocupad[oa]s?|miedo|"
+            r"respeto|admiración|pena|triste|tristes) para (mí|ti|él|ella|nosotros|nosotras|"
+            r"ellos|ellas|usted|ustedes|mi|tu|su|sus|mis|tus|la|el|los|las)\b",
+            re.IGNORECASE,
+        ),
+        r"\1 por \2",
+    ),
 ]
 _DURATION = re.compile(
     r"\bpara ((?:un|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|doce|quince|veinte|"
@@ -147,10 +156,21 @@ def por_para(sentence: Sentence) -> Iterator[Finding]:
     starts = {token.start: index for index, token in enumerate(sentence.tokens)}
     for match in _DURATION.finditer(text):
         index = starts.get(match.start())
-        if index is None or not _verb_here(sentence, index - 1):
+        if index is None or not (_verb_here(sentence, index - 1) or _no_noun(sentence, index - 1)):
             continue
         start = match.start()
         yield Finding(start, start + 4, "por", "por_para", "es-por-para", _DURATION_WHY)
+
+
+def _no_noun(sentence: Sentence, index: int) -> bool:
+    """Before "para dos horas" stands no noun it could be for ("juntos para seis meses",
+    "todos los días para una hora"): an adjective or adverb only."""
+    token = sentence.at(index)
+    return (
+        token is not None
+        and bool(token.readings)
+        and all(r.pos in ("adj", "adv") or r.has("vblex", "pp") for r in token.readings)
+    )
 
 
 def _verb_here(sentence: Sentence, index: int) -> bool:
