@@ -26,6 +26,7 @@ CHECKS: tuple[Check, ...] = (
     agreement.counted_noun,
     verbs.ser_estar,
     prepositions.personal_a,
+    prepositions.no_personal_a,
     prepositions.por_para,
     articles.liked_article,
     articles.subject_article,

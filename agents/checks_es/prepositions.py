@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from agents.checks_es.sentence import Finding, Sentence, check, is_finite
 from agents.checks_es.words import CLITICS, SUBJECT_PRONOUNS
-from agents.lexicon_es import PERSON_NOUNS
+from agents.lexicon_es import PERSON_NOUNS, PLACE_NOUNS
 
 # --- personal a ---------------------------------------------------------------------------
 
@@ -38,11 +38,19 @@ _POSSESSIVES = frozenset(
 )
 
 
+#: Pronouns that, as the object of these verbs, need "a" ("veo a ella" or "la veo").
+_OBJECT_PRONOUNS = frozenset("él ella ellos ellas usted ustedes".split())
+_QUESTION_WORDS = frozenset("qué quién quiénes cómo dónde cuándo cuál cuánto".split())
+
+
 def _person_object(sentence: Sentence, index: int, lemma: str) -> bool:
     """The words after the verb at ``index`` name a definite person."""
     first = sentence.at(index + 1)
     if first is None:
         return False
+    if first.lower in _OBJECT_PRONOUNS:
+        # "visitar ellos" -> "a ellos"; not in a question, where it may be the subject
+        return "?" not in sentence.text and sentence.word(index - 1) not in _QUESTION_WORDS
     if first.lower in _POSSESSIVES and not first.text[:1].isupper():  # "viendo Las Chicas..."
         at = (
             index + 3
@@ -187,3 +195,41 @@ def _verb_here(sentence: Sentence, index: int) -> bool:
         or before in SUBJECT_PRONOUNS
         or before in CLITICS | {"no", "también", "siempre", "nunca"}
     )
+
+
+#: Things a learner visits, sees or listens to: no personal "a" before them.
+_THINGS = PLACE_NOUNS | frozenset(
+    """lugar lugares país países tienda tiendas parque parques playa playas montaña montañas
+    museo museos ciudad ciudades pueblo pueblos monumento monumentos paisaje paisajes
+    música canción canciones película películas programa programas árbol árboles
+    edificio edificios templo templos catedral catedrales ruina ruinas""".split()
+)
+_PLACE_VERBS = frozenset("visitar conocer ver escuchar explorar".split())
+
+
+@check(
+    "es-no-personal-a",
+    'A thing or a place as direct object takes no "a": {fix}.',
+    'Una cosa o un lugar como complemento directo no lleva "a": {fix}.',
+)
+def no_personal_a(sentence: Sentence) -> Iterator[Finding]:
+    """ "visitar a las tiendas" -> "visitar las tiendas"; "escuchar a música" -> "escuchar
+    música"."""
+    for index, token in enumerate(sentence.tokens[:-2]):
+        if not any(
+            r.lemma in _PLACE_VERBS and r.pos == "vblex" and not r.has("pp") for r in token.readings
+        ):
+            continue
+        if sentence.word(index + 1) != "a":
+            continue
+        at = index + 2
+        if sentence.word(at) in _POSSESSIVES:
+            at += 1
+        while (adjective := sentence.at(at)) is not None and adjective.only("adj"):
+            at += 1
+        noun = sentence.at(at)
+        if noun is None or noun.lower not in _THINGS or not noun.text.islower():
+            continue
+        after = sentence.tokens[index + 2]
+        fix = sentence.text[token.start : token.end] + " " + after.text
+        yield Finding(token.start, after.end, fix, "personal_a", "es-no-personal-a")
