@@ -232,3 +232,35 @@ def extra_article(sentence: Sentence) -> Iterator[Finding]:
         if reason:
             fix = after.text if not token.text[:1].isupper() else after.text.capitalize()
             yield Finding(token.start, after.end, fix, "article", "es-extra-article")
+
+
+#: Countries and continents named without an article ("voy a España", not "a la España").
+_COUNTRIES = frozenset(
+    """España México Francia Italia Alemania Inglaterra Europa Asia África Portugal Grecia
+    Irlanda Holanda Rusia Japón Corea Cuba Chile Colombia Australia Brasil Tailandia
+    Vietnam Egipto Marruecos Suiza Suecia Noruega Islandia Escocia Canadá Venezuela
+    Guatemala Honduras Nicaragua Panamá Bolivia Ecuador Paraguay Uruguay Israel Turquía
+    Dinamarca Finlandia Polonia Austria Bélgica Croacia Hungría Nigeria Kenia""".split()
+)
+
+
+@check(
+    "es-article-country",
+    "Most country names take no article: {fix}.",
+    "La mayoría de los países van sin artículo: {fix}.",
+)
+def country_article(sentence: Sentence) -> Iterator[Finding]:
+    """ "vamos a la España" -> "vamos a España" (but "la España de los años 50" keeps it)."""
+    for index, token in enumerate(sentence.tokens[:-1]):
+        if token.lower not in ("el", "la"):
+            continue
+        country = sentence.tokens[index + 1]
+        if country.text not in _COUNTRIES:
+            continue
+        following = sentence.at(index + 2)
+        if following is not None and (following.lower in ("de", "del") or following.can_be("adj")):
+            continue  # "la España de mis abuelos", "la Italia antigua"
+        fix = country.text
+        if token.text[:1].isupper():
+            fix = fix[:1].upper() + fix[1:]
+        yield Finding(token.start, country.end, fix, "article", "es-article-country")

@@ -32,6 +32,7 @@ CHECKS: tuple[Check, ...] = (
     articles.subject_article,
     articles.place_article,
     articles.extra_article,
+    articles.country_article,
     spelling.accent,
     spelling.accent_in_context,
     verbs.subject_verb,

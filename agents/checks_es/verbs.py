@@ -244,6 +244,13 @@ def _modifies(token: Token | None, features: tuple[str, str]) -> bool:
     )
 
 
+def _adjective_after(sentence: Sentence, verb: int) -> bool:
+    """Only an adjective follows the verb ("la gente son amables"): no noun it could agree
+    with instead, as in "mi problema son los exámenes"."""
+    token = sentence.at(sentence.skip(verb + 1, DEGREE_WORDS))
+    return token is not None and token.text.islower() and token.only("adj")
+
+
 @check(
     "es-subject-verb",
     "The verb agrees with its subject {subject}: {fix}.",
@@ -275,6 +282,7 @@ def subject_verb(sentence: Sentence) -> Iterator[Finding]:
             or reading.lemma == "ser"
             and number == "sg"
             and person == "p3"
+            and not _adjective_after(sentence, at)
         ):
             continue  # "yo gusta" is the gustar check's; "mi problema son los exámenes"
         subject_text = sentence.span(index, last)[2]
@@ -334,7 +342,9 @@ def gustar_subject(sentence: Sentence) -> Iterator[Finding]:
 # --- what is liked and the like verb ------------------------------------------------------
 
 #: Adverbs between the like verb and what is liked ("me gusta mucho el café").
-_LIKE_ADVERBS = frozenset("mucho muchísimo más bastante tanto también demasiado".split())
+_LIKE_ADVERBS = frozenset(
+    "mucho mucha muchos muchas muchísimo más bastante tanto también demasiado".split()
+)
 #: Determiners that open a noun phrase for sure (not "mucho": "me gusta mucho").
 _LIKED_OPENERS = frozenset(
     "el la los las mi mis tu tus su sus este esta estos estas ese esa esos esas "
