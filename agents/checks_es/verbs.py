@@ -34,6 +34,7 @@ from agents.checks_es.words import (
 )
 from agents.lexicon_es import (
     IDENTITY_ADJECTIVES,
+    PLACE_NOUNS,
     PROFESSION_NOUNS,
     STATE_ADJECTIVES,
     Reading,
@@ -77,6 +78,30 @@ def _personal_subject(sentence: Sentence, index: int, reading: Reading) -> bool:
     )
 
 
+#: Places and buildings: where they are is estar ("mi casa está en...", not an event).
+_PLACES = PLACE_NOUNS | frozenset(
+    """casa apartamento hotel edificio habitación cuarto dormitorio ciudad pueblo país
+    tienda restaurante universidad escuela oficina""".split()
+)
+
+
+def _place_subject(sentence: Sentence, index: int) -> bool:
+    """The subject right before the verb at ``index`` is a place ("mi casa", "Madrid")."""
+    before = sentence.at(index - 1)
+    if before is None:
+        return False
+    if before.readings and all(r.has("np", "loc") for r in before.readings):
+        return sentence.opens_clause(index - 1)
+    head = noun_head(before)
+    own = determiner_features(sentence.word(index - 2))
+    return (
+        head is not None
+        and own is not None
+        and head.reading.lemma in _PLACES
+        and sentence.opens_clause(index - 2)
+    )
+
+
 def _estar_reason(sentence: Sentence, index: int, reading: Reading) -> str | None:
     """Why the form of ser at ``index`` should be estar (a key of ``_WHY``), if it should."""
     following = sentence.at(index + 1)
@@ -91,7 +116,9 @@ def _estar_reason(sentence: Sentence, index: int, reading: Reading) -> str | Non
         r.lemma in STATE_ADJECTIVES for r in readings_of(sentence.at(at))
     ):
         return "state"
-    if following.lower == "en" and _personal_subject(sentence, index, reading):
+    if following.lower == "en" and (
+        _personal_subject(sentence, index, reading) or _place_subject(sentence, index)
+    ):
         return "place"
     if (
         sentence.word(at) in _WHERE_WORDS
