@@ -24,6 +24,7 @@ from agents.checks_es.sentence import (
     inflect,
     is_finite,
     is_word,
+    nominal,
     note,
     number_of,
     plausible_finite,
@@ -244,9 +245,12 @@ def _after_de(sentence: Sentence, index: int) -> tuple[bool, Head | None]:
     if sentence.word(back) not in ("de", "del"):
         return False, None
     for offset in (1, 2):
-        head = noun_head(sentence.at(back - offset))
-        if head is not None:
+        token = sentence.at(back - offset)
+        head = noun_head(token)
+        if head is not None and nominal(token):
             return True, head
+        if offset == 1 and token is not None and any(is_finite(r) for r in token.readings):
+            return False, None  # "son de países diferentes": a verb, not "N1 de N2"
     return True, None
 
 
@@ -327,7 +331,9 @@ def adjective_agreement(sentence: Sentence) -> Iterator[Finding]:
             if before in _AND and plural or depictive:
                 fix = None  # coordinated nouns, or a depictive ("llegamos a casa cansados")
             if before in _AND and not plural and own is None:
-                fix = None  # "perros y gatos negro": which noun is meant?
+                # "perros y gatos negro": plural whichever noun it goes with ("negros"),
+                # but of which gender?
+                fix = _adjective_fix(adjective, None, "pl") if number == "pl" else None
             if series and number == "pl":
                 fix = fix and _adjective_fix(adjective, gender, None)  # los colores rojo y azul
             if earlier is not None and any(
