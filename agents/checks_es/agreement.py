@@ -186,9 +186,14 @@ def determiner_noun(sentence: Sentence) -> Iterator[Finding]:
 _NOT_ATTRIBUTIVE = frozenset(
     """junto solo pronto justo rápido lento temprano tarde derecho primero último puesto claro
     alto bajo directo medio mismo tal cierto seguido fuerte mal mínimo máximo
-    muchísimo mucho poco igual posible extra gigante travieso
-    español inglés francés alemán chino japonés italiano portugués árabe ruso coreano""".split()
+    muchísimo mucho poco igual posible extra gigante travieso""".split()
 )
+#: Language names: after a noun that is a language or a class they are nouns ("el idioma
+#: español" agrees, but "mi clase español" means "de español").
+_LANGUAGES = frozenset(
+    "español inglés francés alemán chino japonés italiano portugués árabe ruso coreano".split()
+)
+_TAUGHT = frozenset("clase curso idioma lengua profesor profesora maestro maestra examen".split())
 _NOT_PREDICATIVE = frozenset("justo peor mejor igual mal así solo".split())
 
 
@@ -271,6 +276,10 @@ def _attributive(sentence: Sentence, index: int, *, predicate: bool = False) -> 
     excluded = _NOT_PREDICATIVE if predicate else _NOT_ATTRIBUTIVE
     if any(r.lemma in excluded for r in token.readings):
         return False
+    if not predicate and any(r.lemma in _LANGUAGES for r in token.readings):
+        before = noun_head(sentence.at(index - 1))
+        if before is None or before.reading.lemma in _TAUGHT:
+            return False  # "mi clase español": the language itself
     if not any(r.pos == "adj" for r in token.readings):  # a bare participle: "llamada X"
         if token.can_be("n"):
             return False  # "mi favorito comida": a noun after all
