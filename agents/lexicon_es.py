@@ -290,6 +290,8 @@ STATE_ADJECTIVES = frozenset(
 #: Adjectives of identity or judgement: they go with ser ("es importante").
 IDENTITY_ADJECTIVES = frozenset(
     """importante necesario posible imposible inteligente famoso popular obvio verdad
+    interesante conocido similar común responsable fundamental talentoso honesto generoso
+    creativo esencial
     mexicano americano estadounidense chino japonés coreano español inglés francés alemán
     italiano cubano salvadoreño guatemalteco colombiano peruano chileno argentino filipino
     vietnamita indio canadiense hondureño nicaragüense venezolano puertorriqueño""".split()

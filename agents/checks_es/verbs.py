@@ -146,10 +146,11 @@ def _ser_reason(sentence: Sentence, index: int) -> str | None:
         if noun is not None and noun.only("n"):
             return "identity"
     at = sentence.skip(index + 1, DEGREE_WORDS)
-    if word in PROFESSION_NOUNS or any(
-        r.lemma in IDENTITY_ADJECTIVES for r in readings_of(sentence.at(at))
-    ):
+    if word in PROFESSION_NOUNS:
         return "identity"
+    timeless = any(r.has("pri") or r.has("pii") for r in readings_of(sentence.at(index)))
+    if timeless and any(r.lemma in IDENTITY_ADJECTIVES for r in readings_of(sentence.at(at))):
+        return "identity"  # but "la película estuvo muy interesante" tells of one time
     if word == "de" and any(r.has("np", "loc") for r in readings_of(sentence.at(index + 2))):
         return "identity"
     return None
