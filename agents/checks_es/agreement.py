@@ -657,3 +657,64 @@ _NOT_COUNTED = frozenset(
     """ciento por mil millón punto enero febrero marzo abril mayo junio julio agosto
     septiembre octubre noviembre diciembre""".split()
 )
+
+
+# --- the person a noun names --------------------------------------------------------------
+
+#: Feminine forms the generator does not make from the masculine.
+_FEMININE = {"actor": "actriz", "rey": "reina", "príncipe": "princesa"}
+#: Nouns used for either sex whatever their gender ("un modelo a seguir", "una persona").
+_ANY_SEX = frozenset("modelo miembro ídolo genio personaje individuo ser bebé".split())
+
+
+@check(
+    "es-referent-gender",
+    "{subject} is {what}, so: {fix}.",
+    "{subject} es {what_es}, así que: {fix}.",
+)
+def referent_gender(sentence: Sentence) -> Iterator[Finding]:
+    """ "ella es un jugador" -> "una jugadora"; "él es una estudiante" -> "un estudiante"."""
+    for index in range(len(sentence) - 2):
+        group = _copula_group(sentence, index)
+        if group is None or not any(r.lemma == "ser" for r in group[0]):
+            continue
+        back = group[1]
+        while sentence.word(back - 1) in _BEFORE_COPULA:
+            back -= 1
+        pronoun = PRONOUNS.get(sentence.word(back - 1))
+        if pronoun is None or pronoun.gender is None or pronoun.number != "sg":
+            continue
+        if not sentence.opens_clause(back - 1) and sentence.word(back - 2) != "y":
+            continue
+        at = index + 1
+        if sentence.word(at) == "como":
+            at += 1  # "ella es como un líder"
+        own = determiner_features(sentence.word(at))
+        noun = sentence.at(at + 1)
+        head = noun_head(noun)
+        if own is None or noun is None or head is None or not noun.only("n"):
+            continue
+        if sentence.word(at) not in ("un", "una", "el", "la") or head.number != "sg":
+            continue
+        gender = pronoun.gender
+        if head.reading.lemma in _ANY_SEX or head.gender == gender:
+            continue
+        if head.gender == "mf":
+            if own[0] in (gender, "mf"):
+                continue
+            form = noun.text
+        elif gender == "f" and head.reading.lemma in _FEMININE:
+            form = _FEMININE[head.reading.lemma]
+        else:
+            form = inflect(head.reading, gender=gender) or ""
+            if not form or form.casefold() == noun.lower:
+                continue  # "él es una persona": one gender for everyone
+        determiner = determiner_form(sentence.word(at), gender, "sg")
+        if determiner is None:
+            continue
+        start, end, _ = sentence.span(at, at + 1)
+        subject = sentence.tokens[back - 1].text
+        fields = (("subject", subject[:1].upper() + subject[1:]), *_describe(gender, None))
+        yield Finding(
+            start, end, f"{determiner} {form}", "gender_agreement", "es-referent-gender", fields
+        )

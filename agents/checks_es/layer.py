@@ -23,6 +23,7 @@ CHECKS: tuple[Check, ...] = (
     prenominal.neuter_before_noun,
     agreement.adjective_agreement,
     agreement.predicate_agreement,
+    agreement.referent_gender,
     agreement.counted_noun,
     verbs.ser_estar,
     prepositions.personal_a,
