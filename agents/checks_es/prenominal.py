@@ -147,8 +147,10 @@ def phrase_agreement(sentence: Sentence) -> Iterator[Finding]:
         head = noun_head(noun)
         if own is None or not readings or head is None or noun is None or adjective is None:
             continue
+        plural_after_singular = own[1] == "sg" and head.number == "pl"
         if (
             word in ALSO_ADVERBS
+            and not plural_after_singular  # "mucho diferente cosas": no adverb there
             or word in ("la", "las", "los")
             and index > 0
             and not (sentence.opens_clause(index) or sentence.word(index - 1) in _BEFORE_ARTICLE)
