@@ -195,6 +195,12 @@ _LANGUAGES = frozenset(
     """español inglés francés alemán chino japonés italiano portugués árabe ruso coreano
     latín griego hindi tagalo vietnamita""".split()
 )
+#: Subjects of study: bare after estudiar ("estudio biología y química").
+_SUBJECTS = _LANGUAGES | frozenset(
+    """biología química física psicología sociología filosofía economía matemáticas
+    ciencias medicina ingeniería arquitectura literatura antropología informática
+    enfermería neurociencia bioquímica estadística contabilidad""".split()
+)
 _INDEFINITE = frozenset({"un", "una"})
 _OTHER = frozenset({"otro", "otra", "otros", "otras"})
 
@@ -229,6 +235,14 @@ def extra_article(sentence: Sentence) -> Iterator[Finding]:
             and _unmodified(sentence, index + 1)
         ):
             reason = True  # "hablo el español"
+        elif (
+            word in ("el", "la", "las", "los")
+            and before is not None
+            and any(r.lemma == "estudiar" and r.pos == "vblex" for r in before.readings)
+            and after.lower in _SUBJECTS
+            and _unmodified(sentence, index + 1)
+        ):
+            reason = True  # "estudio la biología": a subject of study is named bare
         if reason:
             fix = after.text if not token.text[:1].isupper() else after.text.capitalize()
             yield Finding(token.start, after.end, fix, "article", "es-extra-article")
