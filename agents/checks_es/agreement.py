@@ -514,6 +514,18 @@ def _plural_copula(sentence: Sentence, copulas: list[Reading], verb: int) -> _Su
     return _Subject(verb, None, "pl", persons.pop())
 
 
+#: Subjects whose predicate names one of their kind: a colour, a language, a subject.
+_KINDS = frozenset(
+    """color colores idioma idiomas lengua lenguas clase clases especialidad especialización
+    materia materias curso cursos carrera asignatura""".split()
+)
+
+
+def _names_a_kind(sentence: Sentence, first: int, end: int) -> bool:
+    """The subject from ``first`` to before ``end`` is a colour, a language or a subject."""
+    return any(sentence.word(index) in _KINDS for index in range(first, end))
+
+
 #: Adjectives that also name a colour or a language ("mis colores son rojo y azul",
 #: "mis clases son español y arte"): after a copula they may be nouns.
 _ALSO_NAMES = frozenset(
@@ -582,7 +594,9 @@ def predicate_agreement(sentence: Sentence) -> Iterator[Finding]:
             adjective = sentence.at(at)
             if adjective is None:
                 break
-            if any(r.lemma in _ALSO_NAMES for r in adjective.readings):
+            if any(r.lemma in _ALSO_NAMES for r in adjective.readings) and (
+                first == back or _names_a_kind(sentence, first, back)
+            ):
                 break  # "mi color favorito es rojo", "mi especialidad es inglés": names
             if _attributive(sentence, at, predicate=True) or _predicative(sentence, at):
                 fix = _adjective_fix(adjective, gender, number)

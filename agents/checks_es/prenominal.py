@@ -219,7 +219,7 @@ def bare_prenominal(sentence: Sentence) -> Iterator[Finding]:
         readings = _prenominal(adjective) or (_prenominal(_lowered(adjective)) if capital else [])
         noun = sentence.at(index + 1)
         head = noun_head(noun)
-        if not readings or head is None or noun is None or not noun.only("n"):
+        if not readings or head is None or noun is None or not nominal(noun):
             continue
         if any(r.has("det") or r.lemma in _NOT_BEFORE_NOUN for r in readings) or any(
             r.pos.startswith("vb") for r in adjective.readings

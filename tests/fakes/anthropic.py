@@ -92,8 +92,8 @@ class FakeAnthropic(ChatFake):
         if not isinstance(messages, list) or not messages:
             return "messages: at least one message is required"
         # 2026-10-21 added a "system" message role (the SDK's SystemMessageParam)
-        roles = ("user", "assistant", "system") if version >= API_2026_10_21 else (
-            "user", "assistant"
+        roles = (
+            ("user", "assistant", "system") if version >= API_2026_10_21 else ("user", "assistant")
         )
         for index, message in enumerate(messages):
             role = message.get("role") if isinstance(message, dict) else None

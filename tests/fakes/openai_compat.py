@@ -149,14 +149,18 @@ class ChatFake(FakeServer):
     ) -> dict[str, Any]:
         """The vendor's success JSON for ``reply`` (OpenAI's chat.completion here)."""
         prompt_tokens, completion_tokens = self.token_counts(reply, request)
-        choices = [] if reply.empty else [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": reply.text},
-                "logprobs": None,
-                "finish_reason": reply.finish_reason or self.stop_reason,
-            }
-        ]
+        choices = (
+            []
+            if reply.empty
+            else [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": reply.text},
+                    "logprobs": None,
+                    "finish_reason": reply.finish_reason or self.stop_reason,
+                }
+            ]
+        )
         return {
             "id": f"chatcmpl-{self.next_id()}",
             "object": "chat.completion",
@@ -225,7 +229,9 @@ class FakeOpenAICompatible(ChatFake):
             return "'messages' must be a non-empty array"
         for message in messages:
             if not isinstance(message, dict) or message.get("role") not in (
-                "system", "user", "assistant"
+                "system",
+                "user",
+                "assistant",
             ):
                 return "each message needs a role of system, user or assistant"
             if not isinstance(message.get("content"), str):

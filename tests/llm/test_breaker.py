@@ -29,7 +29,7 @@ class Clock:
 
 @pytest.fixture(params=[*REDIS_KINDS, "down"])
 def clients(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
-    """"down" runs every rule against the per-process fallback."""
+    """ "down" runs every rule against the per-process fallback."""
     yield from redis_pair(request)
 
 

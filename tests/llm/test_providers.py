@@ -191,7 +191,7 @@ def test_json_mode_asks_for_a_json_object(case: Case) -> None:
 
 
 def test_json_mode_leaves_a_prompt_that_already_says_json_alone(case: Case) -> None:
-    system = "Reply with JSON: {\"reply\": str}."
+    system = 'Reply with JSON: {"reply": str}.'
     case.provider.complete(replace(REQUEST, system=system, json_mode=True))
 
     body = case.body()
@@ -416,7 +416,8 @@ def test_build_providers_sets_up_only_the_configured_tiers() -> None:
 
     providers = build_providers(
         _settings(
-            groq_api_key="gsk_x", anthropic_api_key="sk-ant-x",
+            groq_api_key="gsk_x",
+            anthropic_api_key="sk-ant-x",
             local_llm_base_url="http://localhost:11434/v1",
         )
     )
@@ -433,8 +434,10 @@ def test_built_providers_reach_the_configured_urls() -> None:
     with FakeGroq() as groq_fake, FakeAnthropic() as anthropic_fake:
         providers = build_providers(
             _settings(
-                groq_api_key=GROQ_KEY, groq_base_url=groq_fake.url,
-                anthropic_api_key=ANTHROPIC_KEY, anthropic_base_url=anthropic_fake.url + "/",
+                groq_api_key=GROQ_KEY,
+                groq_base_url=groq_fake.url,
+                anthropic_api_key=ANTHROPIC_KEY,
+                anthropic_base_url=anthropic_fake.url + "/",
             )
         )
         try:
