@@ -104,10 +104,8 @@ def _quantifying_verb(token: Token | None) -> bool:
 def _adverb_place(sentence: Sentence, index: int) -> bool:
     """After a verb, "mucho" may be an adverb ("estudio mucho historia" is not "mucha");
     never before a plural noun ("veo mucho películas")."""
-    if (
-        noun_head(sentence.at(index + 1)) is not None
-        and noun_head(sentence.at(index + 1)).number == "pl"
-    ):
+    following = noun_head(sentence.at(index + 1))
+    if following is not None and following.number == "pl":
         return False
     before = sentence.at(index - 1)
     verbs = [] if before is None else [r for r in before.readings if r.pos.startswith("vb")]
