@@ -137,6 +137,8 @@ class Curriculum(_Model):
     title: str
     target_language: Language
     explanation_languages: list[Language] = Field(min_length=1)
+    #: New vocabulary cards a learner gets a day (the teacher's pace).
+    new_words_per_day: int = Field(default=5, ge=1, le=50)
     levels: list[LevelBlock] = Field(min_length=1)
 
     def units(self) -> Iterator[Unit]:

@@ -3,12 +3,14 @@
 Matching folds case and accents and drops a leading article or "to", so
 "How do you say 'the spoon'" finds *la cuchara* and "que significa madrugar"
 finds *to get up early*. When the lexicon has no entry and a model is
-configured, the router answers (its fallback is an honest "not in my lessons").
+configured, the router answers (its fallback is an honest "not in my lessons"). A word
+found in the lexicon is offered as a review card ("Add it to your reviews?").
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from agents import asking
 from agents.base import Context, Outcome
@@ -19,6 +21,9 @@ from tutor.i18n import language_name, t
 from tutor.llm.types import Task
 from tutor.messages import Inbound, Reply
 from tutor.text import fold
+
+if TYPE_CHECKING:
+    from agents.vocabulary import VocabularyAgent
 
 _LEADING = re.compile(r"^(?:the|a|an|to|el|la|los|las|un|una|unos|unas|lo)\s+", re.IGNORECASE)
 _SPLIT = re.compile(r"\s*[,;/]\s*|\s+or\s+|\s+o\s+")
@@ -44,9 +49,12 @@ def _headword(item: VocabularyItem, target: str) -> str:
 class LexiconAgent(CurriculumAgent):
     name = "lexicon"
 
-    def __init__(self, library: Library, checker: GrammarChecker) -> None:
+    def __init__(
+        self, library: Library, checker: GrammarChecker, cards: VocabularyAgent | None = None
+    ) -> None:
         super().__init__(library)
         self.checker = checker
+        self.cards = cards
 
     def handle(self, inbound: Inbound, context: Context) -> Outcome:
         return self.lookup(inbound, context, inbound.text, meaning=False)
@@ -85,7 +93,11 @@ class LexiconAgent(CurriculumAgent):
                 + f"\n   «{item.example}» ({localised(item.example_translation, lang)})"
                 for item in hits[:3]
             ]
-            return Outcome(self.name, (Reply("\n".join(lines)),))
+            offer = self.cards.offer(context, placement.key, hits[0]) if self.cards else None
+            if offer is None:
+                return Outcome(self.name, (Reply("\n".join(lines)),))
+            question, state = offer
+            return Outcome(self.name, (Reply("\n".join((*lines, question))),), state=state)
         offline = t("lookup_unknown", lang, phrase=phrase, language=language_name(target, lang))
         if not self.checker.has_model:
             return Outcome(self.name, (Reply(offline),))

@@ -10,6 +10,7 @@ from agents.conversation import ConversationAgent
 from agents.grammar import GrammarAgent, GrammarChecker
 from agents.lexicon import LexiconAgent
 from agents.library import Library
+from agents.vocabulary import VocabularyAgent
 from tutor.dispatcher import Dispatcher
 from tutor.intents import IntentRouter
 
@@ -26,10 +27,13 @@ def shipped_library() -> Library:
 def build_agents(services: Services, library: Library | None = None) -> dict[str, Agent]:
     library = library or shipped_library()
     checker = GrammarChecker(library, services.router)
+    conversation = ConversationAgent(library, checker, services.engine)
+    vocabulary = VocabularyAgent(library, services.engine, fallback=conversation)
     return {
-        "conversation": ConversationAgent(library, checker, services.engine),
+        "conversation": conversation,
         "grammar": GrammarAgent(library, checker),
-        "lexicon": LexiconAgent(library, checker),
+        "lexicon": LexiconAgent(library, checker, vocabulary),
+        "vocabulary": vocabulary,
     }
 
 

@@ -103,6 +103,53 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "La práctica de pronunciación con notas de voz",
     },
     "feature_vocabulary": {"en": "Vocabulary reviews", "es": "El repaso de vocabulario"},
+    "vocab_new": {
+        "en": "New word: *{word}*: {meaning}\n«{example}» ({example_meaning})",
+        "es": "Palabra nueva: *{word}*: {meaning}\n«{example}» ({example_meaning})",
+    },
+    "vocab_choice": {
+        "en": "Which one means “{meaning}”? Reply with the number.",
+        "es": "¿Cuál significa «{meaning}»? Responde con el número.",
+    },
+    "vocab_translate": {
+        "en": "How do you say “{meaning}” in {language}?",
+        "es": "¿Cómo se dice «{meaning}» en {language}?",
+    },
+    "vocab_cloze": {
+        "en": "Fill the gap: «{sentence}» ({hint})",
+        "es": "Completa: «{sentence}» ({hint})",
+    },
+    "vocab_meaning": {"en": "What does *{word}* mean?", "es": "¿Qué significa *{word}*?"},
+    "vocab_right": {"en": "Correct! ✅", "es": "¡Correcto! ✅"},
+    "vocab_wrong": {
+        "en": "Not quite: it's *{word}* ({meaning}). «{example}»",
+        "es": "No exactamente: es *{word}* ({meaning}). «{example}»",
+    },
+    "vocab_done": {
+        "en": "You're all done for today! 🎉 New words come tomorrow.",
+        "es": "¡Has terminado por hoy! 🎉 Mañana hay palabras nuevas.",
+    },
+    "vocab_done_until": {
+        "en": "You're all done for now! 🎉 Next review {when}.",
+        "es": "¡Has terminado por ahora! 🎉 Próximo repaso {when}.",
+    },
+    "vocab_in_minutes": {"en": "in {minutes} min", "es": "en {minutes} min"},
+    "vocab_in_hours": {"en": "in {hours} h", "es": "en {hours} h"},
+    "vocab_tomorrow": {"en": "tomorrow", "es": "mañana"},
+    "vocab_in_days": {"en": "in {days} days", "es": "en {days} días"},
+    "vocab_offer": {
+        "en": "Add it to your reviews? 1 yes 2 no",
+        "es": "¿Lo añado a tus repasos? 1 sí 2 no",
+    },
+    "vocab_added": {
+        "en": "Added! It will come up in your reviews (menu 4).",
+        "es": "¡Añadida! Saldrá en tus repasos (menú 4).",
+    },
+    "vocab_not_added": {"en": "OK, not added.", "es": "Vale, no la añado."},
+    "vocab_unavailable": {
+        "en": "Reviews need your learner record; please try again in a moment.",
+        "es": "Los repasos necesitan tu ficha; inténtalo de nuevo en un momento.",
+    },
     "feature_progress": {"en": "Your progress report", "es": "Tu informe de progreso"},
     "feature_subscription": {"en": "Subscriptions", "es": "Las suscripciones"},
     "feature_data": {"en": "Exporting or deleting your data", "es": "Exportar o borrar tus datos"},

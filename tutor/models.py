@@ -1,4 +1,5 @@
-"""SQL tables: learners, inbox, outbox, conversations, turns, dead letters, leases, LLM calls.
+"""SQL tables: learners, inbox, outbox, conversations, turns, dead letters, leases, LLM calls,
+error events, and spaced-repetition cards with their reviews.
 
 One schema for SQLite, PostgreSQL and Oracle: JSON columns are native JSON on
 Oracle 21c+ (SQLAlchemy 2.1), JSONB on PostgreSQL and JSON text on SQLite;
@@ -229,4 +230,40 @@ error_events = Table(
     Index(None, "learner_id", "created_at"),
     Index(None, "learner_id", "rule"),
     Index(None, "learner_id", "code"),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    _id(),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False),
+    Column("kind", String(8), nullable=False),  # word | error
+    Column("item_key", String(160), nullable=False),  # "es-for-en@1:cuchara", "error:es-ser-estar"
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("due", UTCDateTime(), nullable=False),
+    Column("state", Integer, nullable=False),  # fsrs State: 1 learning, 2 review, 3 relearning
+    Column("reps", Integer, nullable=False),
+    Column("lapses", Integer, nullable=False),
+    Column("last_review", UTCDateTime()),
+    Column("retired_at", UTCDateTime()),  # disputed or removed: never due again
+    Column("card", JSONDocument, nullable=False),  # fsrs Card.to_dict()
+    UniqueConstraint("learner_id", "item_key"),
+    Index(None, "learner_id", "due"),
+)
+
+card_reviews = Table(
+    "card_reviews",
+    metadata,
+    _id(),
+    Column("card_id", Id, ForeignKey("cards.id"), nullable=False),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False),
+    Column("reviewed_at", UTCDateTime(), nullable=False),
+    Column("exercise", String(16), nullable=False),  # translate | meaning | cloze | choice
+    Column("verdict", String(16), nullable=False),  # the answer checker's kind
+    Column("rating", Integer, nullable=False),  # fsrs Rating 1..4
+    Column("response_ms", Integer),
+    Column("request_id", String(64), nullable=False),  # one review per delivered message
+    Column("log", JSONDocument, nullable=False),  # fsrs ReviewLog.to_dict()
+    UniqueConstraint("request_id"),
+    Index(None, "learner_id", "reviewed_at"),
 )
