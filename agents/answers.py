@@ -337,7 +337,9 @@ def _spanish_articles(exp: _Form, ans: _Form, kind: str, key: str) -> _Match:
     """Judge a Spanish answer whose article differs from the expected one.
 
     An article of the same gender and number is accepted (``un café`` for ``el café``); another
-    one makes the answer a wrong_article when the noun itself is right or nearly right.
+    one makes the answer a wrong_article when the noun itself is right or nearly right. The hint
+    names the gender or number taken from the expected article, except before a noun starting
+    with a or ha after el/un (``el agua`` is feminine), where it only gives the right form.
     """
     same_gender = (exp.article in _FEMININE) == (ans.article in _FEMININE)
     same_number = (exp.article in _PLURAL) == (ans.article in _PLURAL)
@@ -362,8 +364,8 @@ def _judge(exp: _Form, ans: _Form, language: str) -> _Match:
     kind, key = _compare(exp.core, ans.core, language)
     match = _Match(kind, key, exp.display, exp.display)
     if exp.article == ans.article:
-        pass
-    elif exp.article and not ans.article:
+        return _joined(exp, ans, language, match)
+    if exp.article and not ans.article:
         if kind in ("exact", "accent"):
             match = _Match("article_missing", "article_missing", exp.display, exp.display)
     elif language == "en":
@@ -371,14 +373,17 @@ def _judge(exp: _Form, ans: _Form, language: str) -> _Match:
         if kind in ("exact", "accent") and ans.article in ("a", "an") and ans.article != proper:
             form = exp.display if exp.article == proper else f"{proper} {exp.core_display}"
             match = _Match("typo", proper, exp.display, form)
-        elif kind == "typo" and ans.article in ("a", "an") and ans.article != proper:
-            match = _Match("typo", "typo", exp.display, exp.display)
     elif language == "es" and exp.article:
         match = _spanish_articles(exp, ans, kind, key)
+    return _joined(exp, ans, language, match)
+
+
+def _joined(exp: _Form, ans: _Form, language: str, match: _Match) -> _Match:
+    """Retry a wrong match on the whole phrase when words were joined or split (``lamanzana``)."""
     if match.kind == "wrong" and len(exp.norm.split()) != len(ans.norm.split()):
-        kind, key = _compare(exp.norm, ans.norm, language)
+        kind, _ = _compare(exp.norm, ans.norm, language)
         if kind == "typo":
-            match = _Match("typo", "typo", exp.display, exp.display)
+            return _Match("typo", "typo", exp.display, exp.display)
     return match
 
 
