@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from agents import mistakes
 from agents.answers import Verdict, check_answer
 from agents.base import Agent, Context, Outcome
 from agents.curriculum import Curriculum, VocabularyItem
@@ -26,6 +27,7 @@ from agents.lexicon_es import zipf
 from agents.library import CurriculumAgent, Library, Placement, localised, pick, units_for, without
 from tutor import cards
 from tutor.i18n import language_name, t
+from tutor.intents import DISPUTE, MISTAKES, matchable
 from tutor.messages import Inbound, Option, Reply
 from tutor.models import utcnow
 from tutor.text import fold, parse_choice
@@ -68,6 +70,12 @@ class VocabularyAgent(CurriculumAgent):
         return self.placed(context, lambda placement: self._next(context, placement, ()))
 
     def handle(self, inbound: Inbound, context: Context) -> Outcome:
+        folded = matchable(inbound.text)
+        if context.learner_id is not None and DISPUTE.search(folded):
+            return self._dispute(context)
+        if context.learner_id is not None and MISTAKES.search(folded):
+            text = mistakes.listing(self.engine, context.learner_id, context.lang)
+            return Outcome(self.name, (Reply(text),))
         exercise = context.state.get("exercise")
         if isinstance(exercise, dict) and exercise.get("agent") == self.name:
             if exercise.get("type") == "offer":
@@ -92,6 +100,20 @@ class VocabularyAgent(CurriculumAgent):
             **without(context.state, "menu"),
             "exercise": exercise,
         }
+
+    def _dispute(self, context: Context) -> Outcome:
+        correction = context.state.get("correction")
+        if not isinstance(correction, dict) or not correction.get("rule"):
+            return Outcome(self.name, (Reply(t("mistake_nothing_to_dispute", context.lang)),))
+        assert context.learner_id is not None
+        mistakes.dispute(self.engine, context.learner_id, str(correction["rule"]), self.clock())
+        text = t(
+            "mistake_disputed",
+            context.lang,
+            wrong=correction.get("wrong", ""),
+            right=correction.get("right", ""),
+        )
+        return Outcome(self.name, (Reply(text),), state=without(context.state, "correction"))
 
     # Offers -----------------------------------------------------------------
 
@@ -119,9 +141,11 @@ class VocabularyAgent(CurriculumAgent):
         learner = context.learner_id
         stored = cards.by_id(self.engine, int(exercise.get("card", 0))) if learner else None
         item = self._item(str(exercise.get("item", "")))
-        if stored is None or item is None or learner is None or stored.learner_id != learner:
-            return self._next(context, placement, ())
         kind = str(exercise.get("type"))
+        if stored is None or learner is None or stored.learner_id != learner:
+            return self._next(context, placement, ())
+        if item is None and kind != "mistake":
+            return self._next(context, placement, ())
         verdict = self._verdict(inbound.text, exercise, context)
         now = self.clock()
         asked = _parse_time(exercise.get("asked_at"))
@@ -140,8 +164,13 @@ class VocabularyAgent(CurriculumAgent):
             now=now,
         )
         target = placement.curriculum.target_language
-        lead = [self._feedback(verdict, item, target, lang, kind)]
-        return self._next(context, placement, tuple(lead))
+        if item is None:  # a recurring mistake put right, or not
+            right = verdict.note or t("vocab_right", lang)
+            expected = str(exercise.get("expected", ""))
+            lead = right if verdict.correct else t("mistake_wrong", lang, right=expected)
+            return self._next(context, placement, (lead,))
+        lead_line = self._feedback(verdict, item, target, lang, kind)
+        return self._next(context, placement, (lead_line,))
 
     def _verdict(self, text: str, exercise: dict[str, Any], context: Context) -> Verdict:
         kind = exercise.get("type")
@@ -176,8 +205,15 @@ class VocabularyAgent(CurriculumAgent):
         if learner is None:
             return Outcome(self.name, (Reply(t("vocab_unavailable", lang)),), state=state)
         now = self.clock()
+        mistakes.sync(self.engine, learner, now)
         due = cards.due(self.engine, learner, now=now, limit=1)
         intro: list[str] = []
+        if due and due[0].kind == "error":
+            found = self._mistake(context, due[0], placement, now)
+            if found is not None:
+                question, exercise = found
+                text = "\n".join((*lead, question))
+                return Outcome(self.name, (Reply(text),), state={**state, "exercise": exercise})
         if due and (item := self._item(due[0].item_key)) is not None:
             stored = due[0]
         else:
@@ -198,6 +234,29 @@ class VocabularyAgent(CurriculumAgent):
         )
         text = "\n".join((*lead, *intro, question))
         return Outcome(self.name, (Reply(text, options),), state={**state, "exercise": exercise})
+
+    def _mistake(
+        self, context: Context, stored: cards.StoredCard, placement: Placement, now: datetime
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The exercise for a recurring-mistake card, from one of the learner's sentences."""
+        assert context.learner_id is not None
+        rule = stored.item_key.removeprefix(mistakes.PREFIX)
+        seed = f"{stored.id}:{stored.reps}"
+        found = mistakes.exercise(self.engine, context.learner_id, rule, seed, context.lang)
+        if found is None:
+            cards.retire(self.engine, stored.id, now=now)  # nothing left to show
+            return None
+        question, expected = found
+        exercise = {
+            "agent": self.name,
+            "card": stored.id,
+            "item": stored.item_key,
+            "asked_at": now.isoformat(),
+            "language": placement.curriculum.target_language,
+            "type": "mistake",
+            "expected": expected,
+        }
+        return question, exercise
 
     def _new_word(
         self, context: Context, placement: Placement, now: datetime

@@ -236,3 +236,58 @@ def test_an_offer_lapses_when_the_learner_talks_about_something_else(harness: Ha
     reply = harness.telegram_says(704, "Hola, me llamo Ana y vivo en Madrid.")[0]
     assert "Added" not in reply
     assert _cards(harness, "telegram:704") == []
+
+
+# --- recurring mistakes ------------------------------------------------------------------
+
+
+def test_a_mistake_made_three_times_becomes_a_review_of_the_learners_own_sentences(
+    harness: Harness,
+) -> None:
+    harness.onboard(710)
+    harness.telegram_says(710, "1")
+    for sentence in (
+        "Tengo un problema con la coche.",
+        "Mi hermano lava la coche.",
+        "La coche de mi padre es roja.",
+    ):
+        harness.telegram_says(710, sentence)
+    listing = harness.telegram_says(710, "my mistakes")[0]
+    assert listing.startswith("Your recurring mistakes:")
+    assert "gender agreement ×3" in listing and "«La coche» → «El coche»" in listing
+
+    harness.telegram_says(710, "menu")
+    question = harness.telegram_says(710, "4")[0]
+    assert question.startswith("Earlier you wrote: «")
+    assert "COCHE" in question and question.rstrip().endswith("be?")
+    [card] = [c for c in _cards(harness, "telegram:710") if c["kind"] == "error"]
+    assert card["item_key"] == "error:determiner-agreement"  # the curriculum's own check
+
+    answer = harness.telegram_says(710, "el coche")[0]
+    assert answer.startswith("Correct!")
+    review = _reviews(harness)[-1]
+    assert (review["exercise"], review["verdict"]) == ("mistake", "exact")
+
+
+def test_a_disputed_correction_is_never_reviewed(harness: Harness) -> None:
+    harness.onboard(711)
+    harness.telegram_says(711, "1")
+    reply = harness.telegram_says(711, "Vivo en Valencia. Tengo un problema con la coche.")[0]
+    assert "Almost!" in reply
+    disputed = harness.telegram_says(711, "that wasn't a mistake")[0]
+    assert disputed.startswith("Thanks, noted")
+    [card] = _cards(harness, "telegram:711")
+    assert card["item_key"] == "error:determiner-agreement" and card["retired_at"] is not None
+    for sentence in ("Mi hermano lava la coche.", "La coche de mi padre es roja.", "Veo la coche."):
+        harness.telegram_says(711, sentence)
+    harness.telegram_says(711, "menu")
+    harness.telegram_says(711, "4")
+    assert all(r["exercise"] != "mistake" for r in _reviews(harness))
+    assert "(✗)" in harness.telegram_says(711, "mis errores")[0]
+
+
+def test_nothing_to_dispute_without_a_correction(harness: Harness) -> None:
+    harness.onboard(712)
+    reply = harness.telegram_says(712, "that was not a mistake")[0]
+    assert reply == "Tell me right after a correction and I'll drop it."
+    assert harness.telegram_says(712, "my mistakes")[0].startswith("No recurring mistakes")

@@ -103,6 +103,50 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "La práctica de pronunciación con notas de voz",
     },
     "feature_vocabulary": {"en": "Vocabulary reviews", "es": "El repaso de vocabulario"},
+    "mistake_exercise": {
+        "en": "Earlier you wrote: «{sentence}»\nHow should «{wrong}» be?",
+        "es": "Antes escribiste: «{sentence}»\n¿Cómo debería ser «{wrong}»?",
+    },
+    "mistake_wrong": {
+        "en": "Not quite: it's «{right}».",
+        "es": "No exactamente: es «{right}».",
+    },
+    "mistakes_none": {
+        "en": "No recurring mistakes so far. Keep writing! 💪",
+        "es": "De momento no hay errores que se repitan. ¡Sigue escribiendo! 💪",
+    },
+    "mistakes_header": {"en": "Your recurring mistakes:", "es": "Tus errores frecuentes:"},
+    "mistakes_line": {
+        "en": "{number}. {label} ×{count}: «{wrong}» → «{right}»",
+        "es": "{number}. {label} ×{count}: «{wrong}» → «{right}»",
+    },
+    "mistakes_footer": {
+        "en": "Those seen 3 times come up in your reviews (menu 4). If a correction was wrong, "
+        "reply “that wasn't a mistake” right after it.",
+        "es": "Los que se repiten 3 veces salen en tus repasos (menú 4). Si una corrección "
+        "estaba mal, responde «eso no era un error» justo después.",
+    },
+    "mistake_disputed": {
+        "en": "Thanks, noted: I won't review «{wrong}» → «{right}» with you again.",
+        "es": "Gracias, anotado: no volveré a repasar «{wrong}» → «{right}» contigo.",
+    },
+    "mistake_nothing_to_dispute": {
+        "en": "Tell me right after a correction and I'll drop it.",
+        "es": "Dímelo justo después de una corrección y la quito.",
+    },
+    "code_GENDER": {"en": "gender agreement", "es": "concordancia de género"},
+    "code_NUMBER": {"en": "singular and plural", "es": "singular y plural"},
+    "code_SER_ESTAR": {"en": "ser or estar", "es": "ser o estar"},
+    "code_PREP": {"en": "prepositions", "es": "preposiciones"},
+    "code_ART": {"en": "articles", "es": "artículos"},
+    "code_SPELL": {"en": "spelling", "es": "ortografía"},
+    "code_ACCENT": {"en": "accents", "es": "tildes"},
+    "code_VERB_FORM": {"en": "verb forms", "es": "formas verbales"},
+    "code_WORD_ORDER": {"en": "word order", "es": "orden de palabras"},
+    "code_COMPARISON": {"en": "comparisons", "es": "comparaciones"},
+    "code_PRONOUN": {"en": "pronouns", "es": "pronombres"},
+    "code_WORD_CHOICE": {"en": "word choice", "es": "elección de palabras"},
+    "code_OTHER": {"en": "other", "es": "otros"},
     "vocab_new": {
         "en": "New word: *{word}*: {meaning}\n«{example}» ({example_meaning})",
         "es": "Palabra nueva: *{word}*: {meaning}\n«{example}» ({example_meaning})",

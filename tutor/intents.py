@@ -255,6 +255,17 @@ _LOOKUPS: list[tuple[Intent, re.Pattern[str], int]] = [
         (Intent.MEANING, r"^(?:\w+ )?what(?: is|s| s) (?:a |an )?(?P<x>.+?)$", 0),
     )
 ]
+#: "my mistakes": the learner's recurring mistakes; "that wasn't a mistake": a dispute.
+MISTAKES = re.compile(
+    r"\b(?:(?:show |list )?my (?:mistakes|errors)|what mistakes do i (?:make|keep making)"
+    r"|mis (?:errores|fallos)|(?:muestrame|ensename) mis errores|que errores (?:cometo|hago))\b"
+)
+DISPUTE = re.compile(
+    r"\b(?:that (?:was ?n t|was not|is ?n t|is not|s not) (?:a )?(?:mistake|an error|wrong)"
+    r"|it (?:was ?n t|was not) (?:a )?mistake|not a mistake"
+    r"|eso no (?:es|era|fue) (?:un )?(?:error|fallo)|no (?:es|era) (?:un )?error"
+    r"|eso (?:esta|estaba) bien dicho)\b"
+)
 _PROGRESS = re.compile(
     r"\b(?:how am i doing|how i m doing|my (?:progress|stats|score)s?"
     r"|how (?:many|much) (?:words )?(?:have i|did i) (?:learn|learned|learnt)"
@@ -364,6 +375,8 @@ class IntentRules:
         check = CHECK_PREFIX.match(text)
         if check and text[check.end() :].strip():
             return Decision(Intent.GRAMMAR, 1.0, "rules", text[check.end() :].strip())
+        if len(folded.split()) <= 12 and (MISTAKES.search(folded) or DISPUTE.search(folded)):
+            return Decision(Intent.VOCABULARY, 0.95, "rules", "mistakes")
         if state.get("correction") and len(folded.split()) <= 12 and _WHY_WORDS.search(folded):
             return Decision(Intent.WHY, 1.0, "rules")
         if state.get("exercise"):

@@ -35,7 +35,8 @@ FAILED = Counter("tutor_messages_failed_total", "Processing attempts that failed
 SENDS = Counter("tutor_sends_total", "Outbound sends by outcome", ["channel", "outcome"])
 HOT_ERRORS = Counter("tutor_hot_memory_errors_total", "Redis errors in the hot tier", ["op"])
 LLM_STORE_ERRORS = Counter(
-    "tutor_llm_store_errors_total", "Redis errors in the model router's breaker, budget, caches",
+    "tutor_llm_store_errors_total",
+    "Redis errors in the model router's breaker, budget, caches",
     ["component", "op"],
 )
 ENQUEUE_ERRORS = Counter(

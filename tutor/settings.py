@@ -131,7 +131,10 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "telegram_api_url", "whatsapp_api_url", "groq_base_url", "anthropic_base_url",
+        "telegram_api_url",
+        "whatsapp_api_url",
+        "groq_base_url",
+        "anthropic_base_url",
         "local_llm_base_url",
     )
     @classmethod

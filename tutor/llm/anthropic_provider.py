@@ -117,4 +117,3 @@ class AnthropicProvider:
             finish_reason=stop_reason,
             extra=extra,
         )
-

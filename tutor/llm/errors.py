@@ -30,7 +30,11 @@ class ProviderRateLimited(ProviderUnavailable):
     """The provider asked us to wait ``retry_after`` seconds."""
 
     def __init__(
-        self, message: str, *, provider: str = "", status: int | None = 429,
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = 429,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message, provider=provider, status=status)
