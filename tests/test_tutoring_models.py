@@ -123,8 +123,8 @@ def test_a_grammar_check_asks_the_strong_tier_and_merges(
     harness, _groq, anthropic = modelled
     harness.onboard(702)
     checked = harness.telegram_says(702, "check this: yo voy con la coche roja")[0]
-    assert checked.startswith("I found 2 thing(s) to fix:")
-    assert "✅ fui con el coche roja" in checked  # "roja": rules and model both missed it
+    assert checked.startswith("I found 3 thing(s) to fix:")
+    assert "✅ fui con el coche rojo" in checked  # "roja" follows "coche" (the rules' finding)
     assert _requests_with(anthropic, "Find grammar")  # thorough checks go to the strong tier
 
 
@@ -134,7 +134,7 @@ def test_an_unsure_intent_is_asked_of_the_model(
     harness, groq, _anthropic = modelled
     harness.onboard(703)
     reply = harness.telegram_says(703, "hmm maybe something with the kitchen stuff")[0]
-    assert reply.startswith("Vocabulary reviews is coming soon")
+    assert reply.startswith("New word: ")  # vocabulary, as the model classified it
     assert _requests_with(groq, "Classify the learner's message")
     with harness.services.engine.connect() as connection:
         agents = {row.agent for row in connection.execute(select(llm_calls))}
