@@ -10,6 +10,7 @@ from agents.conversation import ConversationAgent
 from agents.grammar import GrammarAgent, GrammarChecker
 from agents.lexicon import LexiconAgent
 from agents.library import Library
+from agents.progress import ProgressAgent
 from agents.vocabulary import VocabularyAgent
 from tutor.dispatcher import Dispatcher
 from tutor.intents import IntentRouter
@@ -34,6 +35,7 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
         "grammar": GrammarAgent(library, checker),
         "lexicon": LexiconAgent(library, checker, vocabulary),
         "vocabulary": vocabulary,
+        "progress": ProgressAgent(services.engine),
     }
 
 

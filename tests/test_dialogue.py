@@ -87,11 +87,11 @@ def test_menu_numbers_and_coming_soon(harness: Harness) -> None:
         "5. Progress",
         "6. Subscription",
     ]
-    assert harness.telegram_says(504, "5") == [
-        'Your progress report is coming soon 🛠️ Send "menu" to see what works today.'
+    assert harness.telegram_says(504, "6") == [
+        'Subscriptions is coming soon 🛠️ Send "menu" to see what works today.'
     ]
-    # The menu is closed now: "5" is just text for the conversation agent (a role-play).
-    assert harness.telegram_says(504, "5")[0].startswith("🎭 ")
+    # The menu is closed now: "6" is just text for the conversation agent (a role-play).
+    assert harness.telegram_says(504, "6")[0].startswith("🎭 ")
     harness.telegram_says(504, "menu")
     lesson = harness.telegram_says(504, "2")[0]
     assert lesson.startswith("📘 ") and "Your turn: write a sentence" in lesson

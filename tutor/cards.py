@@ -230,13 +230,12 @@ def retire(engine: Engine, card_id: int, *, now: datetime | None = None) -> None
         )
 
 
-def counts_by_state(engine: Engine, learner_id: int) -> dict[str, int]:
+def counts_by_state(engine: Engine, learner_id: int, *, kind: str | None = None) -> dict[str, int]:
     """Cards per FSRS state ("learning", "review", "relearning"), retired ones left out."""
-    query = (
-        select(cards.c.state, func.count())
-        .where(and_(cards.c.learner_id == learner_id, cards.c.retired_at.is_(None)))
-        .group_by(cards.c.state)
-    )
+    where = [cards.c.learner_id == learner_id, cards.c.retired_at.is_(None)]
+    if kind is not None:
+        where.append(cards.c.kind == kind)
+    query = select(cards.c.state, func.count()).where(and_(*where)).group_by(cards.c.state)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return {State(int(state)).name.lower(): int(count) for state, count in rows}

@@ -103,6 +103,40 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "La práctica de pronunciación con notas de voz",
     },
     "feature_vocabulary": {"en": "Vocabulary reviews", "es": "El repaso de vocabulario"},
+    "progress_header": {"en": "📈 Your progress", "es": "📈 Tu progreso"},
+    "progress_activity": {
+        "en": "🔥 Streak: {streak} day(s) · {days} day(s) active in all",
+        "es": "🔥 Racha: {streak} día(s) · {days} día(s) activos en total",
+    },
+    "progress_words": {
+        "en": "📚 Words: {learned} learned, {learning} still being learned",
+        "es": "📚 Palabras: {learned} aprendidas, {learning} en aprendizaje",
+    },
+    "progress_reviews": {
+        "en": "✅ Reviews (30 days): {count}, {accuracy}% remembered",
+        "es": "✅ Repasos (30 días): {count}, {accuracy}% recordados",
+    },
+    "progress_clean": {
+        "en": "✍️ This week {share}% of your {turns} messages had no mistake",
+        "es": "✍️ Esta semana el {share}% de tus {turns} mensajes no tenía errores",
+    },
+    "progress_trend_improving": {
+        "en": "{arrow} {label}: getting rarer ({now} per 10 messages, was {before})",
+        "es": "{arrow} {label}: cada vez menos ({now} por 10 mensajes, antes {before})",
+    },
+    "progress_trend_worsening": {
+        "en": "{arrow} {label}: more often lately ({now} per 10 messages, was {before})",
+        "es": "{arrow} {label}: más a menudo ({now} por 10 mensajes, antes {before})",
+    },
+    "progress_trend_steady": {
+        "en": "{arrow} {label}: about the same ({now} per 10 messages)",
+        "es": "{arrow} {label}: igual que antes ({now} por 10 mensajes)",
+    },
+    "progress_mistake_cards": {
+        "en": "🔁 {count} recurring mistake(s) in your reviews (“my mistakes” lists them)",
+        "es": "🔁 {count} error(es) frecuente(s) en tus repasos («mis errores» los muestra)",
+    },
+    "progress_level": {"en": "🎯 Level: {level}", "es": "🎯 Nivel: {level}"},
     "mistake_exercise": {
         "en": "Earlier you wrote: «{sentence}»\nHow should «{wrong}» be?",
         "es": "Antes escribiste: «{sentence}»\n¿Cómo debería ser «{wrong}»?",

@@ -377,6 +377,10 @@ class IntentRules:
             return Decision(Intent.GRAMMAR, 1.0, "rules", text[check.end() :].strip())
         if len(folded.split()) <= 12 and (MISTAKES.search(folded) or DISPUTE.search(folded)):
             return Decision(Intent.VOCABULARY, 0.95, "rules", "mistakes")
+        if len(folded.split()) <= 12:  # asked in the middle of an exercise too
+            for intent, pattern in ((Intent.PROGRESS, _PROGRESS), (Intent.DATA, _DATA)):
+                if pattern.search(folded):
+                    return Decision(intent, 0.95, "rules")
         if state.get("correction") and len(folded.split()) <= 12 and _WHY_WORDS.search(folded):
             return Decision(Intent.WHY, 1.0, "rules")
         if state.get("exercise"):

@@ -1,0 +1,79 @@
+"""Answers "progress" (menu 5): streak, days active, words by FSRS state, review accuracy,
+and which kinds of mistakes are getting rarer or more frequent, from :mod:`tutor.progress`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from agents.base import Context, Outcome
+from tutor.i18n import CATALOG, t
+from tutor.messages import Inbound, Reply
+from tutor.models import utcnow
+from tutor.progress import Report, report
+
+_ARROWS = {"improving": "↓", "worsening": "↑", "steady": "→"}
+
+
+class ProgressAgent:
+    name = "progress"
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def handle(self, inbound: Inbound, context: Context) -> Outcome:
+        return self.start(context)
+
+    def start(self, context: Context) -> Outcome:
+        lang = context.lang
+        if context.learner_id is None:
+            return Outcome(self.name, (Reply(t("vocab_unavailable", lang)),))
+        found = report(
+            self.engine,
+            context.learner_id,
+            zone=context.profile.get("timezone"),
+            now=self.clock(),
+        )
+        return Outcome(self.name, (Reply(render(found, lang, context)),))
+
+
+def render(found: Report, lang: str, context: Context) -> str:
+    """The report as a short chat message (also the text version of any chart)."""
+    lines = [t("progress_header", lang)]
+    lines.append(t("progress_activity", lang, streak=found.streak, days=found.days_active))
+    words = found.words
+    lines.append(
+        t(
+            "progress_words",
+            lang,
+            learned=words.get("review", 0),
+            learning=words.get("learning", 0) + words.get("relearning", 0),
+        )
+    )
+    if found.review_accuracy is not None:
+        accuracy = round(100 * found.review_accuracy)
+        lines.append(t("progress_reviews", lang, count=found.reviews_30d, accuracy=accuracy))
+    if found.clean_share is not None:
+        clean = round(100 * found.clean_share)
+        lines.append(t("progress_clean", lang, share=clean, turns=found.turns_this_week))
+    for trend in found.trends:
+        key = f"code_{trend.code}"
+        label = t(key, lang) if key in CATALOG else trend.code
+        lines.append(
+            t(
+                f"progress_trend_{trend.direction}",
+                lang,
+                label=label,
+                arrow=_ARROWS[trend.direction],
+                now=trend.this_week,
+                before=trend.last_week,
+            )
+        )
+    if found.mistake_cards:
+        lines.append(t("progress_mistake_cards", lang, count=found.mistake_cards))
+    level = str(context.profile.get("level") or "A1")
+    lines.append(t("progress_level", lang, level=level))
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""The progress report: streaks over local days, and "progress" as a learner has it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from tests.support.harness import Harness
+from tutor.progress import _streak
+
+TODAY = date(2026, 11, 26)
+
+
+def test_a_streak_counts_consecutive_days_up_to_today_or_yesterday() -> None:
+    days = {TODAY - timedelta(days=n) for n in (0, 1, 2, 4)}
+    assert _streak(days, TODAY) == 3
+    assert _streak({TODAY - timedelta(days=1), TODAY - timedelta(days=2)}, TODAY) == 2
+    assert _streak({TODAY - timedelta(days=3)}, TODAY) == 0
+    assert _streak(set(), TODAY) == 0
+
+
+def test_progress_shows_activity_words_reviews_and_mistakes(harness: Harness) -> None:
+    harness.onboard(801)
+    harness.telegram_says(801, "1")
+    harness.telegram_says(801, "Tengo un problema con la coche.")
+    harness.telegram_says(801, "Me llamo Ana.")
+    harness.telegram_says(801, "menu")
+    harness.telegram_says(801, "4")
+    harness.telegram_says(801, "no sé")  # a wrong answer: remembered 0%
+    report = harness.telegram_says(801, "how am I doing?")[0]
+    lines = report.splitlines()
+    assert lines[0] == "📈 Your progress"
+    assert lines[1] == "🔥 Streak: 1 day(s) · 1 day(s) active in all"
+    assert lines[2] == "📚 Words: 0 learned, 2 still being learned"
+    assert "✅ Reviews (30 days): 1, 0% remembered" in lines
+    assert any(line.startswith("✍️ This week") for line in lines)
+    assert any("gender agreement" in line for line in lines)
+    assert lines[-1] == "🎯 Level: A1"
+
+
+def test_progress_in_spanish_from_the_menu(harness: Harness) -> None:
+    harness.onboard(802, target="en")
+    harness.telegram_says(802, "menú")
+    report = harness.telegram_says(802, "5")[0]
+    assert report.startswith("📈 Tu progreso\n🔥 Racha:")
+    assert "📚 Palabras: 0 aprendidas, 0 en aprendizaje" in report

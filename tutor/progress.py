@@ -1,0 +1,140 @@
+"""A learner's progress in numbers: activity, words by FSRS state, review accuracy, mistakes.
+
+One :func:`report` reads what the other parts record (turns, cards and their
+reviews, error events) for the progress agent, and later for the teacher and
+admin pages. Days are the learner's local days (their time zone, UTC until
+they give one).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine, func, select
+
+from tutor import cards
+from tutor.models import card_reviews, error_events, turns
+from tutor.models import cards as cards_table
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """A kind of mistake this week against the week before, per 10 turns."""
+
+    code: str
+    this_week: float
+    last_week: float
+
+    @property
+    def direction(self) -> str:
+        if self.this_week < self.last_week:
+            return "improving"
+        if self.this_week > self.last_week:
+            return "worsening"
+        return "steady"
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    days_active: int
+    streak: int
+    turns_this_week: int
+    words: dict[str, int]  # learning | review | relearning
+    mistake_cards: int
+    reviews_30d: int
+    review_accuracy: float | None  # share of reviews not rated Again, last 30 days
+    clean_share: float | None  # share of this week's turns without a mistake found
+    trends: list[Trend] = field(default_factory=list)
+
+
+def _zone(name: str | None) -> tzinfo:
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _streak(days: set[date], today: date) -> int:
+    """Consecutive active days up to today (or up to yesterday, if today is still open)."""
+    day = today if today in days else today - timedelta(days=1)
+    count = 0
+    while day in days:
+        count += 1
+        day -= timedelta(days=1)
+    return count
+
+
+def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) -> Report:
+    tz = _zone(zone)
+    week_ago, two_weeks_ago, month_ago = (now - timedelta(days=d) for d in (7, 14, 30))
+    with engine.connect() as connection:
+        stamps = (
+            connection.execute(select(turns.c.created_at).where(turns.c.learner_id == learner_id))
+            .scalars()
+            .all()
+        )
+        reviews = (
+            connection.execute(
+                select(card_reviews.c.rating).where(
+                    card_reviews.c.learner_id == learner_id, card_reviews.c.reviewed_at >= month_ago
+                )
+            )
+            .scalars()
+            .all()
+        )
+        mistake_cards = connection.execute(
+            select(func.count()).where(
+                cards_table.c.learner_id == learner_id,
+                cards_table.c.kind == "error",
+                cards_table.c.retired_at.is_(None),
+            )
+        ).scalar()
+        events = connection.execute(
+            select(error_events.c.code, error_events.c.created_at, error_events.c.inbox_id).where(
+                error_events.c.learner_id == learner_id,
+                error_events.c.created_at >= two_weeks_ago,
+            )
+        ).all()
+    moments = [s if s.tzinfo else s.replace(tzinfo=UTC) for s in stamps]
+    days = {moment.astimezone(tz).date() for moment in moments}
+    this_week = [m for m in moments if m >= week_ago]
+    last_week = [m for m in moments if two_weeks_ago <= m < week_ago]
+    codes_now: Counter[str] = Counter()
+    codes_before: Counter[str] = Counter()
+    flawed: set[int] = set()
+    for code, created, inbox_id in events:
+        created = created if created.tzinfo else created.replace(tzinfo=UTC)
+        if created >= week_ago:
+            codes_now[code] += 1
+            if inbox_id is not None:
+                flawed.add(int(inbox_id))
+        else:
+            codes_before[code] += 1
+    trends = [
+        Trend(
+            code,
+            round(10 * codes_now[code] / max(len(this_week), 1), 1),
+            round(10 * codes_before[code] / max(len(last_week), 1), 1),
+        )
+        for code in sorted(set(codes_now) | set(codes_before))
+    ]
+    trends.sort(key=lambda trend: -(trend.this_week + trend.last_week))
+    words = {
+        state: count
+        for state, count in cards.counts_by_state(engine, learner_id, kind="word").items()
+    }
+    passed = sum(1 for rating in reviews if int(rating) > 1)
+    return Report(
+        days_active=len(days),
+        streak=_streak(days, now.astimezone(tz).date()),
+        turns_this_week=len(this_week),
+        words=words,
+        mistake_cards=int(mistake_cards or 0),
+        reviews_30d=len(reviews),
+        review_accuracy=passed / len(reviews) if reviews else None,
+        clean_share=1 - len(flawed) / len(this_week) if this_week else None,
+        trends=trends[:4],
+    )
