@@ -1,5 +1,9 @@
 """Answers "progress" (menu 5): streak, days active, words by FSRS state, review accuracy,
-and which kinds of mistakes are getting rarer or more frequent, from :mod:`tutor.progress`."""
+and which kinds of mistakes are getting rarer or more frequent, from :mod:`tutor.progress`.
+
+When the service has a public address, the weekly chart (:mod:`tutor.progress_card`)
+comes with the text; the text is always there, for screen readers.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from tutor.i18n import CATALOG, t
 from tutor.messages import Inbound, Reply
 from tutor.models import utcnow
 from tutor.progress import Report, report
+from tutor.progress_card import token
 
 _ARROWS = {"improving": "↓", "worsening": "↑", "steady": "→"}
 
@@ -20,9 +25,18 @@ _ARROWS = {"improving": "↓", "worsening": "↑", "steady": "→"}
 class ProgressAgent:
     name = "progress"
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        public_url: str = "",
+        secret: str = "",
+    ) -> None:
         self.engine = engine
         self.clock = clock
+        self.public_url = public_url.rstrip("/")
+        self.secret = secret
 
     def handle(self, inbound: Inbound, context: Context) -> Outcome:
         return self.start(context)
@@ -37,7 +51,11 @@ class ProgressAgent:
             zone=context.profile.get("timezone"),
             now=self.clock(),
         )
-        return Outcome(self.name, (Reply(render(found, lang, context)),))
+        text = render(found, lang, context)
+        if not self.public_url or not self.secret:
+            return Outcome(self.name, (Reply(text),))
+        image = f"{self.public_url}/progress/{token(self.secret, context.learner_id, lang)}.png"
+        return Outcome(self.name, (Reply(text, image_url=image),))
 
 
 def render(found: Report, lang: str, context: Context) -> str:

@@ -12,6 +12,7 @@ from agents.lexicon import LexiconAgent
 from agents.library import Library
 from agents.progress import ProgressAgent
 from agents.vocabulary import VocabularyAgent
+from tutor.app import secret_key
 from tutor.dispatcher import Dispatcher
 from tutor.intents import IntentRouter
 
@@ -35,7 +36,11 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
         "grammar": GrammarAgent(library, checker),
         "lexicon": LexiconAgent(library, checker, vocabulary),
         "vocabulary": vocabulary,
-        "progress": ProgressAgent(services.engine),
+        "progress": ProgressAgent(
+            services.engine,
+            public_url=services.settings.public_url,
+            secret=secret_key(services.settings),
+        ),
     }
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
+from tests.conftest import channel_env, settings_from_env
+from tests.fakes.telegram import FakeTelegram
 from tests.support.harness import Harness
 from tutor.progress import _streak
+from tutor.settings import Settings
 
 TODAY = date(2026, 11, 26)
 
@@ -43,3 +47,35 @@ def test_progress_in_spanish_from_the_menu(harness: Harness) -> None:
     report = harness.telegram_says(802, "5")[0]
     assert report.startswith("📈 Tu progreso\n🔥 Racha:")
     assert "📚 Palabras: 0 aprendidas, 0 en aprendizaje" in report
+
+
+def test_the_weekly_card_comes_as_an_image_beside_the_text(
+    make_settings: Callable[..., Settings], fake_telegram: FakeTelegram
+) -> None:
+    env = {**channel_env(fake_telegram, None), "TUTOR_PUBLIC_URL": "https://tutor.example.org"}
+    harness = Harness(settings_from_env(make_settings, env), fake_telegram)
+    try:
+        harness.onboard(803)
+        harness.telegram_says(803, "1")
+        harness.telegram_says(803, "Tengo un problema con la coche.")
+        text = harness.telegram_says(803, "my progress")[0]
+        assert text.startswith("📈 Your progress")
+        [photo] = [m for m in fake_telegram.sent if m.method == "sendPhoto"]
+        url = str(photo.payload["photo"])
+        assert url.startswith("https://tutor.example.org/progress/") and url.endswith(".png")
+
+        response = harness.client.get(url.removeprefix("https://tutor.example.org"))
+        assert response.status_code == 200 and response.mimetype == "image/png"
+        assert response.data.startswith(b"\x89PNG\r\n\x1a\n") and len(response.data) > 5_000
+
+        forged = url.removeprefix("https://tutor.example.org").replace("/progress/", "/progress/x")
+        assert harness.client.get(forged).status_code == 404
+    finally:
+        harness.close()
+
+
+def test_without_a_public_address_the_report_is_text_only(harness: Harness) -> None:
+    harness.onboard(804)
+    assert harness.telegram_says(804, "progress")[0].startswith("📈 Your progress")
+    assert harness.telegram is not None
+    assert not [m for m in harness.telegram.sent if m.method == "sendPhoto"]

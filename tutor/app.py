@@ -19,7 +19,7 @@ from tutor.settings import Settings, load_settings
 logger = logging.getLogger(__name__)
 
 
-def _secret_key(settings: Settings) -> str:
+def secret_key(settings: Settings) -> str:
     """The configured key, else one kept under ``var/`` so chat sessions survive restarts."""
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value()
@@ -33,6 +33,7 @@ def _secret_key(settings: Settings) -> str:
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     """Build the web app around one Services bundle (built here unless given)."""
+    from tutor.progress_card import blueprint as progress_card_blueprint
     from tutor.web.chat import blueprint as chat_blueprint
     from tutor.webhooks import blueprint as webhook_blueprint
 
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or build_services(settings)
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
-        SECRET_KEY=_secret_key(settings),
+        SECRET_KEY=secret_key(settings),
         MAX_CONTENT_LENGTH=settings.max_webhook_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions["tutor"] = services
     app.register_blueprint(webhook_blueprint)
     app.register_blueprint(chat_blueprint)
+    app.register_blueprint(progress_card_blueprint)
 
     @app.get("/healthz")
     def healthz() -> Response:

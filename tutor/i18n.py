@@ -104,6 +104,13 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "feature_vocabulary": {"en": "Vocabulary reviews", "es": "El repaso de vocabulario"},
     "progress_header": {"en": "📈 Your progress", "es": "📈 Tu progreso"},
+    "card_messages": {"en": "messages", "es": "mensajes"},
+    "card_reviews": {"en": "reviews", "es": "repasos"},
+    "card_week": {"en": "Your week (streak: {streak})", "es": "Tu semana (racha: {streak})"},
+    "card_mistakes": {"en": "Mistakes per 10 messages", "es": "Errores por 10 mensajes"},
+    "card_this_week": {"en": "this week", "es": "esta semana"},
+    "card_last_week": {"en": "last week", "es": "semana pasada"},
+    "card_no_mistakes": {"en": "No mistakes found 🎉", "es": "Sin errores 🎉"},
     "progress_activity": {
         "en": "🔥 Streak: {streak} day(s) · {days} day(s) active in all",
         "es": "🔥 Racha: {streak} día(s) · {days} día(s) activos en total",

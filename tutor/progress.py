@@ -48,6 +48,8 @@ class Report:
     review_accuracy: float | None  # share of reviews not rated Again, last 30 days
     clean_share: float | None  # share of this week's turns without a mistake found
     trends: list[Trend] = field(default_factory=list)
+    #: The last 7 local days, oldest first: (day, messages, reviews).
+    week: list[tuple[date, int, int]] = field(default_factory=list)
 
 
 def _zone(name: str | None) -> tzinfo:
@@ -76,15 +78,12 @@ def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) 
             .scalars()
             .all()
         )
-        reviews = (
-            connection.execute(
-                select(card_reviews.c.rating).where(
-                    card_reviews.c.learner_id == learner_id, card_reviews.c.reviewed_at >= month_ago
-                )
+        review_rows = connection.execute(
+            select(card_reviews.c.rating, card_reviews.c.reviewed_at).where(
+                card_reviews.c.learner_id == learner_id, card_reviews.c.reviewed_at >= month_ago
             )
-            .scalars()
-            .all()
-        )
+        ).all()
+        reviews = [row.rating for row in review_rows]
         mistake_cards = connection.execute(
             select(func.count()).where(
                 cards_table.c.learner_id == learner_id,
@@ -127,6 +126,18 @@ def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) 
         for state, count in cards.counts_by_state(engine, learner_id, kind="word").items()
     }
     passed = sum(1 for rating in reviews if int(rating) > 1)
+    today = now.astimezone(tz).date()
+    messages_by_day = Counter(moment.astimezone(tz).date() for moment in moments)
+    reviews_by_day = Counter(
+        (row.reviewed_at if row.reviewed_at.tzinfo else row.reviewed_at.replace(tzinfo=UTC))
+        .astimezone(tz)
+        .date()
+        for row in review_rows
+    )
+    week = [
+        (day, messages_by_day[day], reviews_by_day[day])
+        for day in (today - timedelta(days=n) for n in range(6, -1, -1))
+    ]
     return Report(
         days_active=len(days),
         streak=_streak(days, now.astimezone(tz).date()),
@@ -137,4 +148,5 @@ def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) 
         review_accuracy=passed / len(reviews) if reviews else None,
         clean_share=1 - len(flawed) / len(this_week) if this_week else None,
         trends=trends[:4],
+        week=week,
     )
