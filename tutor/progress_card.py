@@ -51,8 +51,8 @@ def render_png(found: Report, lang: str) -> bytes:
         1, 2, figsize=(8, 3.6), dpi=110, gridspec_kw={"width_ratios": [3, 2]}
     )
     try:
-        names = _WEEKDAYS.get(lang, _WEEKDAYS["en"])
-        labels = [f"{names[day.weekday()]} {day.day}" for day, _, _ in found.week]
+        weekdays = _WEEKDAYS.get(lang, _WEEKDAYS["en"])
+        labels = [f"{weekdays[day.weekday()]} {day.day}" for day, _, _ in found.week]
         positions = range(len(labels))
         messages = [m for _, m, _ in found.week]
         reviews = [r for _, _, r in found.week]
