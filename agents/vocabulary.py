@@ -25,7 +25,7 @@ from agents.base import Agent, Context, Outcome
 from agents.curriculum import Curriculum, VocabularyItem
 from agents.lexicon_es import zipf
 from agents.library import CurriculumAgent, Library, Placement, localised, pick, units_for, without
-from tutor import cards
+from tutor import cards, progress
 from tutor.i18n import language_name, t
 from tutor.intents import DISPUTE, MISTAKES, matchable
 from tutor.messages import Inbound, Option, Reply
@@ -163,6 +163,31 @@ class VocabularyAgent(CurriculumAgent):
             response_ms=response_ms,
             now=now,
         )
+        outcome = self._after(inbound, context, placement, exercise, verdict, item)
+        level = progress.adapt(self.engine, learner, context.profile, now=now)
+        if level is None:
+            return outcome
+        key = (
+            "level_up"
+            if progress.LEVELS.index(level)
+            > progress.LEVELS.index(str(context.profile.get("level") or "A1"))
+            else "level_down"
+        )
+        news = Reply(t(key, lang, level=level))
+        profile = {**context.profile, "level": level, "level_changed_at": now.isoformat()}
+        return replace(outcome, replies=(*outcome.replies, news), profile=profile)
+
+    def _after(
+        self,
+        inbound: Inbound,
+        context: Context,
+        placement: Placement,
+        exercise: dict[str, Any],
+        verdict: Verdict,
+        item: VocabularyItem | None,
+    ) -> Outcome:
+        lang = context.lang
+        kind = str(exercise.get("type"))
         target = placement.curriculum.target_language
         if item is None:  # a recurring mistake put right, or not
             right = verdict.note or t("vocab_right", lang)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from fsrs import Rating
+from sqlalchemy import Engine, insert
 
 from tests.conftest import channel_env, settings_from_env
 from tests.fakes.telegram import FakeTelegram
 from tests.support.harness import Harness
+from tutor import cards, migrate, progress
+from tutor.db import make_engine
+from tutor.models import conversations, learners, turns
 from tutor.progress import _streak
 from tutor.settings import Settings
 
@@ -79,3 +86,93 @@ def test_without_a_public_address_the_report_is_text_only(harness: Harness) -> N
     assert harness.telegram_says(804, "progress")[0].startswith("📈 Your progress")
     assert harness.telegram is not None
     assert not [m for m in harness.telegram.sent if m.method == "sendPhoto"]
+
+
+# --- the level follows the learner ------------------------------------------------------
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def _engine_with_learner(tmp_path: Path) -> tuple[Engine, int, int]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'progress.db'}")
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        learner = connection.execute(
+            insert(learners),
+            {
+                "key": "telegram:9",
+                "channel": "telegram",
+                "chat_id": "9",
+                "profile": {},
+                "state": {},
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+        ).inserted_primary_key[0]
+        conversation = connection.execute(
+            insert(conversations),
+            {
+                "learner_id": learner,
+                "started_at": NOW,
+                "last_turn_at": NOW,
+                "document": {},
+            },
+        ).inserted_primary_key[0]
+    return engine, int(learner), int(conversation)
+
+
+def _history(
+    engine: Engine, learner: int, conversation: int, *, remembered: int, forgot: int, messages: int
+) -> None:
+    card = cards.add(engine, learner, "es-for-en@1:gato", now=NOW - timedelta(days=10))
+    for index in range(remembered + forgot):
+        stored = cards.by_id(engine, card.id)
+        assert stored is not None
+        rating = Rating.Good if index < remembered else Rating.Again
+        cards.review(
+            engine,
+            stored,
+            rating,
+            exercise="translate",
+            verdict="exact",
+            request_id=f"r{index}",
+            now=NOW - timedelta(days=5, minutes=-index),
+        )
+    with engine.begin() as connection:
+        for index in range(messages):
+            connection.execute(
+                insert(turns),
+                {
+                    "learner_id": learner,
+                    "conversation_id": conversation,
+                    "agent": "conversation",
+                    "inbound": {"text": f"hola {index}"},
+                    "reply": {"text": "¡Hola!"},
+                    "created_at": NOW - timedelta(days=3, minutes=index),
+                },
+            )
+
+
+def test_a_learner_who_remembers_and_writes_well_moves_up(tmp_path: Path) -> None:
+    engine, learner, conversation = _engine_with_learner(tmp_path)
+    _history(engine, learner, conversation, remembered=22, forgot=1, messages=25)
+    assert progress.adapt(engine, learner, {"level": "A1"}, now=NOW) == "A2"
+    # ...but not twice in a week
+    recent = {"level": "A2", "level_changed_at": (NOW - timedelta(days=2)).isoformat()}
+    assert progress.adapt(engine, learner, recent, now=NOW) is None
+    engine.dispose()
+
+
+def test_a_struggling_learner_moves_down_and_a1_stays(tmp_path: Path) -> None:
+    engine, learner, conversation = _engine_with_learner(tmp_path)
+    _history(engine, learner, conversation, remembered=5, forgot=17, messages=3)
+    assert progress.adapt(engine, learner, {"level": "A2"}, now=NOW) == "A1"
+    assert progress.adapt(engine, learner, {"level": "A1"}, now=NOW) is None
+    engine.dispose()
+
+
+def test_too_little_evidence_changes_nothing(tmp_path: Path) -> None:
+    engine, learner, conversation = _engine_with_learner(tmp_path)
+    _history(engine, learner, conversation, remembered=10, forgot=0, messages=10)
+    assert progress.adapt(engine, learner, {"level": "A1"}, now=NOW) is None
+    engine.dispose()

@@ -104,6 +104,18 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "feature_vocabulary": {"en": "Vocabulary reviews", "es": "El repaso de vocabulario"},
     "progress_header": {"en": "📈 Your progress", "es": "📈 Tu progreso"},
+    "level_up": {
+        "en": "🎯 You're ready for more: your level is now {level}. New words and scenes "
+        "come from {level} from now on.",
+        "es": "🎯 Estás listo para más: tu nivel ahora es {level}. Las palabras y escenas "
+        "nuevas serán de {level}.",
+    },
+    "level_down": {
+        "en": "🎯 Let's consolidate for a while: your level is now {level}, so new words "
+        "and scenes are a bit easier.",
+        "es": "🎯 Vamos a afianzar un poco: tu nivel ahora es {level}, así que las palabras "
+        "y escenas nuevas serán algo más fáciles.",
+    },
     "card_messages": {"en": "messages", "es": "mensajes"},
     "card_reviews": {"en": "reviews", "es": "repasos"},
     "card_week": {"en": "Your week (streak: {streak})", "es": "Tu semana (racha: {streak})"},

@@ -150,3 +150,86 @@ def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) 
         trends=trends[:4],
         week=week,
     )
+
+
+# --- the level follows the learner ------------------------------------------------------
+
+LEVELS = ("A1", "A2", "B1", "B2", "C1")
+#: Evidence needed in the window before the level moves, and the window itself.
+MIN_REVIEWS = 20
+MIN_MESSAGES = 20
+WINDOW = timedelta(days=14)
+#: At most one change a week.
+SETTLE = timedelta(days=7)
+
+
+def adapt(
+    engine: Engine, learner_id: int, profile: dict[str, object], *, now: datetime
+) -> str | None:
+    """The learner's new level when two weeks of answers say they have outgrown theirs or
+    are struggling (None: stay).
+
+    Up one level when at least 90% of 20+ reviews were remembered and at least 80% of
+    20+ messages had no mistake; down one when under 50% of reviews were remembered or
+    under 30% of messages were clean. One change a week at most.
+    """
+    level = str(profile.get("level") or "A1")
+    if level not in LEVELS:
+        return None
+    changed = profile.get("level_changed_at")
+    if isinstance(changed, str):
+        try:
+            if now - datetime.fromisoformat(changed) < SETTLE:
+                return None
+        except ValueError:
+            pass
+    since = now - WINDOW
+    with engine.connect() as connection:
+        ratings = (
+            connection.execute(
+                select(card_reviews.c.rating).where(
+                    card_reviews.c.learner_id == learner_id, card_reviews.c.reviewed_at >= since
+                )
+            )
+            .scalars()
+            .all()
+        )
+        messages = (
+            connection.execute(
+                select(func.count()).where(
+                    turns.c.learner_id == learner_id, turns.c.created_at >= since
+                )
+            ).scalar()
+            or 0
+        )
+        flawed = (
+            connection.execute(
+                select(func.count(func.distinct(error_events.c.inbox_id))).where(
+                    error_events.c.learner_id == learner_id,
+                    error_events.c.created_at >= since,
+                    error_events.c.inbox_id.is_not(None),
+                )
+            ).scalar()
+            or 0
+        )
+    recall = sum(1 for r in ratings if int(r) > 1) / len(ratings) if ratings else None
+    clean = 1 - flawed / messages if messages else None
+    enough_reviews = recall is not None and len(ratings) >= MIN_REVIEWS
+    enough_messages = clean is not None and messages >= MIN_MESSAGES
+    rank = LEVELS.index(level)
+    if (
+        enough_reviews
+        and enough_messages
+        and recall is not None
+        and clean is not None
+        and recall >= 0.9
+        and clean >= 0.8
+        and rank + 1 < len(LEVELS)
+    ):
+        return LEVELS[rank + 1]
+    struggling = (enough_reviews and recall is not None and recall < 0.5) or (
+        enough_messages and clean is not None and clean < 0.3
+    )
+    if struggling and rank > 0:
+        return LEVELS[rank - 1]
+    return None
