@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -39,14 +40,17 @@ from agents.library import (
     localised,
     pick,
     scenarios_for,
+    units_for,
     without,
 )
 from agents.rules import ErrorEvent
-from tutor import error_events
+from tutor import cards, error_events
 from tutor.i18n import language_name, t
 from tutor.intents import other_language, written_in
 from tutor.llm.types import ChatMessage, Task
 from tutor.messages import Inbound, Reply
+from tutor.models import utcnow
+from tutor.text import fold
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +87,31 @@ class ConversationAgent(CurriculumAgent):
     def handle(self, inbound: Inbound, context: Context) -> Outcome:
         return self.placed(context, lambda placement: self._turn(inbound, context, placement))
 
+    # Words the learner uses ----------------------------------------------------
+
+    def _capture(
+        self, text: str, events: list[ErrorEvent], context: Context, placement: Placement
+    ) -> None:
+        """Curriculum words the learner used correctly become review cards, due in two days
+        (they know them already), at most three a message."""
+        if context.learner_id is None or self.engine is None:
+            return
+        flagged = {word for event in events for word in fold(event.wrong).split()}
+        used = set(fold(text).split()) - flagged
+        level = str(context.profile.get("level") or "A1")
+        have = cards.item_keys(self.engine, context.learner_id)
+        now = utcnow()
+        added = 0
+        for unit in units_for(placement.curriculum, level):
+            for item in unit.vocabulary:
+                key = f"{placement.key}:{item.lemma}"
+                if added >= 3 or len(item.lemma) < 4 or key in have:
+                    continue
+                if fold(item.lemma) in used:
+                    due = now + timedelta(days=2)
+                    cards.add(self.engine, context.learner_id, key, kind="used", now=now, due=due)
+                    added += 1
+
     # One turn ----------------------------------------------------------------
 
     def _turn(self, inbound: Inbound, context: Context, placement: Placement) -> Outcome:
@@ -112,6 +141,7 @@ class ConversationAgent(CurriculumAgent):
             return Outcome(self.name, (Reply(f"{reply}\n{question}"),))
 
         events = self.checker.check(text, placement, context)
+        self._capture(text, events, context, placement)
         shown = _to_show(events)
         correction = self._correction(text, shown, context)
         long_note = t("long_paste", lang) if len(text) > CHECK_CHARS else ""
@@ -205,6 +235,7 @@ class ConversationAgent(CurriculumAgent):
         assert self.checker.router is not None
         text = inbound.text.strip()
         events = self.checker.check(text, placement, context)
+        self._capture(text, events, context, placement)
         shown = _to_show(events)
         correction = self._correction(text, shown, context)
         begun = self._begin(context, placement, lead=correction or "")

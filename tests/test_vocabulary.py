@@ -291,3 +291,16 @@ def test_nothing_to_dispute_without_a_correction(harness: Harness) -> None:
     reply = harness.telegram_says(712, "that was not a mistake")[0]
     assert reply == "Tell me right after a correction and I'll drop it."
     assert harness.telegram_says(712, "my mistakes")[0].startswith("No recurring mistakes")
+
+
+def test_words_used_in_conversation_become_cards_due_later(harness: Harness) -> None:
+    harness.onboard(720)
+    harness.telegram_says(720, "1")
+    harness.telegram_says(720, "Hola, me llamo Tom. Tengo un gato y una casa grande.")
+    captured = [c for c in _cards(harness, "telegram:720") if c["kind"] == "used"]
+    keys = {c["item_key"].rsplit(":", 1)[1] for c in captured}
+    assert {"gato", "casa"} <= keys and len(captured) <= 3
+    assert all(c["due"] > c["created_at"] for c in captured)
+    # the mistaken word is not captured
+    harness.telegram_says(720, "Mi hermano tiene la coche.")
+    assert "es-for-en@1:coche" not in {c["item_key"] for c in _cards(harness, "telegram:720")}

@@ -74,13 +74,14 @@ def add(
     *,
     kind: str = "word",
     now: datetime | None = None,
+    due: datetime | None = None,
 ) -> StoredCard:
-    """The learner's card for ``item_key``, created (due now) if it is new."""
+    """The learner's card for ``item_key``, created (due ``due``, else now) if it is new."""
     now = now or utcnow()
     existing = get(engine, learner_id, item_key)
     if existing is not None:
         return existing
-    card = Card(due=now)
+    card = Card(due=due or now)
     row = {
         "learner_id": learner_id,
         "kind": kind,
@@ -230,11 +231,14 @@ def retire(engine: Engine, card_id: int, *, now: datetime | None = None) -> None
         )
 
 
-def counts_by_state(engine: Engine, learner_id: int, *, kind: str | None = None) -> dict[str, int]:
-    """Cards per FSRS state ("learning", "review", "relearning"), retired ones left out."""
+def counts_by_state(
+    engine: Engine, learner_id: int, *, kinds: tuple[str, ...] = ()
+) -> dict[str, int]:
+    """Cards per FSRS state ("learning", "review", "relearning"), retired ones left out;
+    only cards of ``kinds`` when given."""
     where = [cards.c.learner_id == learner_id, cards.c.retired_at.is_(None)]
-    if kind is not None:
-        where.append(cards.c.kind == kind)
+    if kinds:
+        where.append(cards.c.kind.in_(kinds))
     query = select(cards.c.state, func.count()).where(and_(*where)).group_by(cards.c.state)
     with engine.connect() as connection:
         rows = connection.execute(query).all()

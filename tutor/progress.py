@@ -121,10 +121,7 @@ def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) 
         for code in sorted(set(codes_now) | set(codes_before))
     ]
     trends.sort(key=lambda trend: -(trend.this_week + trend.last_week))
-    words = {
-        state: count
-        for state, count in cards.counts_by_state(engine, learner_id, kind="word").items()
-    }
+    words = cards.counts_by_state(engine, learner_id, kinds=("word", "used"))
     passed = sum(1 for rating in reviews if int(rating) > 1)
     today = now.astimezone(tz).date()
     messages_by_day = Counter(moment.astimezone(tz).date() for moment in moments)
