@@ -304,3 +304,9 @@ def test_words_used_in_conversation_become_cards_due_later(harness: Harness) -> 
     # the mistaken word is not captured
     harness.telegram_says(720, "Mi hermano tiene la coche.")
     assert "es-for-en@1:coche" not in {c["item_key"] for c in _cards(harness, "telegram:720")}
+
+
+def test_a_spanish_look_up_with_its_article_finds_the_word(harness: Harness) -> None:
+    harness.onboard(721)
+    reply = harness.telegram_says(721, "¿Qué significa la cuchara?")[0]
+    assert "spoon" in reply and "Add it to your reviews?" in reply

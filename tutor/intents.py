@@ -200,7 +200,7 @@ _LOOKUPS: list[tuple[Intent, re.Pattern[str], int]] = [
         (
             Intent.MEANING,
             r"^(?:y )?(?:que|q) (?:significa|quiere decir|es eso de|significa la palabra) "
-            r"(?P<x>.+?)(?:" + _IN_LANG + r")?(?: .*)?$",
+            r"(?P<x>(?:(?:el|la|los|las|un|una) )?.+?)(?:" + _IN_LANG + r")?(?: .*)?$",
             8,
         ),
         (Intent.MEANING, r"^(?:significado de|que es) (?P<x>.+)$", 0),
