@@ -16,7 +16,7 @@ from agents.base import Context, Outcome
 from tutor.i18n import CATALOG, t
 from tutor.messages import Inbound, Reply
 from tutor.models import utcnow
-from tutor.progress import Report, report
+from tutor.progress import Report, report, skills
 from tutor.progress_card import token
 
 _ARROWS = {"improving": "↓", "worsening": "↑", "steady": "→"}
@@ -51,14 +51,21 @@ class ProgressAgent:
             zone=context.profile.get("timezone"),
             now=self.clock(),
         )
-        text = render(found, lang, context)
+        level = str(context.profile.get("level") or "A1")
+        estimates = skills(self.engine, context.learner_id, level, now=self.clock())
+        text = render(found, lang, context, estimates)
         if not self.public_url or not self.secret:
             return Outcome(self.name, (Reply(text),))
         image = f"{self.public_url}/progress/{token(self.secret, context.learner_id, lang)}.png"
         return Outcome(self.name, (Reply(text, image_url=image),))
 
 
-def render(found: Report, lang: str, context: Context) -> str:
+def render(
+    found: Report,
+    lang: str,
+    context: Context,
+    estimates: dict[str, tuple[str, str]] | None = None,
+) -> str:
     """The report as a short chat message (also the text version of any chart)."""
     lines = [t("progress_header", lang)]
     lines.append(t("progress_activity", lang, streak=found.streak, days=found.days_active))
@@ -94,4 +101,14 @@ def render(found: Report, lang: str, context: Context) -> str:
         lines.append(t("progress_mistake_cards", lang, count=found.mistake_cards))
     level = str(context.profile.get("level") or "A1")
     lines.append(t("progress_level", lang, level=level))
+    for skill, (estimate, verdict) in (estimates or {}).items():
+        lines.append(
+            t(
+                "progress_skill",
+                lang,
+                skill=t(f"skill_{skill}", lang),
+                level=estimate,
+                verdict=t(f"skill_{verdict}", lang),
+            )
+        )
     return "\n".join(lines)

@@ -45,7 +45,11 @@ def test_progress_shows_activity_words_reviews_and_mistakes(harness: Harness) ->
     assert "✅ Reviews (30 days): 1, 0% remembered" in lines
     assert any(line.startswith("✍️ This week") for line in lines)
     assert any("gender agreement" in line for line in lines)
-    assert lines[-1] == "🎯 Level: A1"
+    assert lines[-3:] == [
+        "🎯 Level: A1",
+        "   words: A1, not enough practice in two weeks to tell",
+        "   writing: A1, not enough practice in two weeks to tell",
+    ]
 
 
 def test_progress_in_spanish_from_the_menu(harness: Harness) -> None:
@@ -175,4 +179,19 @@ def test_too_little_evidence_changes_nothing(tmp_path: Path) -> None:
     engine, learner, conversation = _engine_with_learner(tmp_path)
     _history(engine, learner, conversation, remembered=10, forgot=0, messages=10)
     assert progress.adapt(engine, learner, {"level": "A1"}, now=NOW) is None
+    engine.dispose()
+
+
+def test_skills_and_the_class_view_read_the_same_evidence(tmp_path: Path) -> None:
+    engine, learner, conversation = _engine_with_learner(tmp_path)
+    _history(engine, learner, conversation, remembered=22, forgot=1, messages=25)
+    assert progress.skills(engine, learner, "A1", now=NOW) == {
+        "vocabulary": ("A1", "ready"),
+        "writing": ("A1", "ready"),
+    }
+    [row] = progress.cohort(engine, [learner], now=NOW)
+    assert row.learner_id == learner and row.level == "A1"
+    assert row.last_active is not None and row.last_active.tzinfo is not None
+    assert row.cards_due == 1 and row.mistakes_this_week == {}  # forgotten last: due again
+    assert progress.cohort(engine, [], now=NOW) == []
     engine.dispose()

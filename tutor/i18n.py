@@ -156,6 +156,19 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "🔁 {count} error(es) frecuente(s) en tus repasos («mis errores» los muestra)",
     },
     "progress_level": {"en": "🎯 Level: {level}", "es": "🎯 Nivel: {level}"},
+    "progress_skill": {
+        "en": "   {skill}: {level}, {verdict}",
+        "es": "   {skill}: {level}, {verdict}",
+    },
+    "skill_vocabulary": {"en": "words", "es": "vocabulario"},
+    "skill_writing": {"en": "writing", "es": "escritura"},
+    "skill_ready": {"en": "ready for the next level", "es": "listo para el siguiente nivel"},
+    "skill_steady": {"en": "on track", "es": "vas bien"},
+    "skill_struggling": {"en": "needs more practice", "es": "necesita más práctica"},
+    "skill_unknown": {
+        "en": "not enough practice in two weeks to tell",
+        "es": "poca práctica en dos semanas para saberlo",
+    },
     "mistake_exercise": {
         "en": "Earlier you wrote: «{sentence}»\nHow should «{wrong}» be?",
         "es": "Antes escribiste: «{sentence}»\n¿Cómo debería ser «{wrong}»?",

@@ -180,38 +180,8 @@ def adapt(
                 return None
         except ValueError:
             pass
-    since = now - WINDOW
-    with engine.connect() as connection:
-        ratings = (
-            connection.execute(
-                select(card_reviews.c.rating).where(
-                    card_reviews.c.learner_id == learner_id, card_reviews.c.reviewed_at >= since
-                )
-            )
-            .scalars()
-            .all()
-        )
-        messages = (
-            connection.execute(
-                select(func.count()).where(
-                    turns.c.learner_id == learner_id, turns.c.created_at >= since
-                )
-            ).scalar()
-            or 0
-        )
-        flawed = (
-            connection.execute(
-                select(func.count(func.distinct(error_events.c.inbox_id))).where(
-                    error_events.c.learner_id == learner_id,
-                    error_events.c.created_at >= since,
-                    error_events.c.inbox_id.is_not(None),
-                )
-            ).scalar()
-            or 0
-        )
-    recall = sum(1 for r in ratings if int(r) > 1) / len(ratings) if ratings else None
-    clean = 1 - flawed / messages if messages else None
-    enough_reviews = recall is not None and len(ratings) >= MIN_REVIEWS
+    recall, reviews, clean, messages = _evidence(engine, learner_id, now)
+    enough_reviews = recall is not None and reviews >= MIN_REVIEWS
     enough_messages = clean is not None and messages >= MIN_MESSAGES
     rank = LEVELS.index(level)
     if (
@@ -230,3 +200,138 @@ def adapt(
     if struggling and rank > 0:
         return LEVELS[rank - 1]
     return None
+
+
+# --- skills ---------------------------------------------------------------------------------
+
+
+def skills(
+    engine: Engine, learner_id: int, level: str, *, now: datetime
+) -> dict[str, tuple[str, str]]:
+    """The estimated level per skill with what the evidence says: ``{"vocabulary": ("A1",
+    "ready"), "writing": ("A1", "practising")}``; the verdict is one of ready (above the
+    bar to move up), struggling, steady, or unknown (not enough practice in two weeks)."""
+    recall, reviews, clean, messages = _evidence(engine, learner_id, now)
+    found: dict[str, tuple[str, str]] = {}
+    for skill, share, count, minimum, up, down in (
+        ("vocabulary", recall, reviews, MIN_REVIEWS, 0.9, 0.5),
+        ("writing", clean, messages, MIN_MESSAGES, 0.8, 0.3),
+    ):
+        if share is None or count < minimum:
+            verdict = "unknown"
+        elif share >= up:
+            verdict = "ready"
+        elif share < down:
+            verdict = "struggling"
+        else:
+            verdict = "steady"
+        found[skill] = (level, verdict)
+    return found
+
+
+def _evidence(
+    engine: Engine, learner_id: int, now: datetime
+) -> tuple[float | None, int, float | None, int]:
+    """Two weeks of evidence: (share of reviews remembered, reviews, share of clean
+    messages, messages)."""
+    since = now - WINDOW
+    with engine.connect() as connection:
+        ratings = (
+            connection.execute(
+                select(card_reviews.c.rating).where(
+                    card_reviews.c.learner_id == learner_id, card_reviews.c.reviewed_at >= since
+                )
+            )
+            .scalars()
+            .all()
+        )
+        messages = int(
+            connection.execute(
+                select(func.count()).where(
+                    turns.c.learner_id == learner_id, turns.c.created_at >= since
+                )
+            ).scalar()
+            or 0
+        )
+        flawed = int(
+            connection.execute(
+                select(func.count(func.distinct(error_events.c.inbox_id))).where(
+                    error_events.c.learner_id == learner_id,
+                    error_events.c.created_at >= since,
+                    error_events.c.inbox_id.is_not(None),
+                )
+            ).scalar()
+            or 0
+        )
+    recall = sum(1 for r in ratings if int(r) > 1) / len(ratings) if ratings else None
+    clean = 1 - flawed / messages if messages else None
+    return recall, len(ratings), clean, messages
+
+
+# --- for the teacher and admin pages --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerRow:
+    learner_id: int
+    level: str
+    last_active: datetime | None
+    cards_due: int
+    mistakes_this_week: dict[str, int]
+
+
+def cohort(engine: Engine, learner_ids: list[int], *, now: datetime) -> list[LearnerRow]:
+    """Per learner of a class: level, last activity, cards due now and this week's mistakes
+    by kind (the class heatmap sums the last column)."""
+    if not learner_ids:
+        return []
+    week_ago = now - timedelta(days=7)
+    from tutor.models import learners
+
+    with engine.connect() as connection:
+        profiles = dict(
+            connection.execute(
+                select(learners.c.id, learners.c.profile).where(learners.c.id.in_(learner_ids))
+            ).all()
+        )
+        last = dict(
+            connection.execute(
+                select(turns.c.learner_id, func.max(turns.c.created_at))
+                .where(turns.c.learner_id.in_(learner_ids))
+                .group_by(turns.c.learner_id)
+            ).all()
+        )
+        due: dict[int, int] = dict(
+            connection.execute(
+                select(cards_table.c.learner_id, func.count())
+                .where(
+                    cards_table.c.learner_id.in_(learner_ids),
+                    cards_table.c.due <= now,
+                    cards_table.c.retired_at.is_(None),
+                )
+                .group_by(cards_table.c.learner_id)
+            ).all()
+        )
+        mistakes: dict[int, dict[str, int]] = {}
+        for learner_id, code, count in connection.execute(
+            select(error_events.c.learner_id, error_events.c.code, func.count())
+            .where(
+                error_events.c.learner_id.in_(learner_ids), error_events.c.created_at >= week_ago
+            )
+            .group_by(error_events.c.learner_id, error_events.c.code)
+        ):
+            mistakes.setdefault(int(learner_id), {})[str(code)] = int(count)
+    rows = []
+    for learner_id in learner_ids:
+        profile = dict(profiles.get(learner_id) or {})
+        stamp = last.get(learner_id)
+        rows.append(
+            LearnerRow(
+                learner_id=learner_id,
+                level=str(profile.get("level") or "A1"),
+                last_active=stamp.replace(tzinfo=UTC) if stamp and not stamp.tzinfo else stamp,
+                cards_due=int(due.get(learner_id, 0)),
+                mistakes_this_week=mistakes.get(learner_id, {}),
+            )
+        )
+    return rows
