@@ -11,10 +11,12 @@ from agents.grammar import GrammarAgent, GrammarChecker
 from agents.lexicon import LexiconAgent
 from agents.library import Library
 from agents.progress import ProgressAgent
+from agents.pronunciation import PronunciationAgent
 from agents.vocabulary import VocabularyAgent
 from tutor.app import secret_key
 from tutor.dispatcher import Dispatcher
 from tutor.intents import IntentRouter
+from voice import service as voice_service
 
 if TYPE_CHECKING:
     from tutor.services import Services
@@ -36,6 +38,13 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
         "grammar": GrammarAgent(library, checker),
         "lexicon": LexiconAgent(library, checker, vocabulary),
         "vocabulary": vocabulary,
+        "pronunciation": PronunciationAgent(
+            library,
+            services.engine,
+            services.http,
+            services.settings,
+            lambda: voice_service.transcriber(services.settings),
+        ),
         "progress": ProgressAgent(
             services.engine,
             public_url=services.settings.public_url,

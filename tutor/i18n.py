@@ -104,6 +104,86 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "feature_vocabulary": {"en": "Vocabulary reviews", "es": "El repaso de vocabulario"},
     "progress_header": {"en": "📈 Your progress", "es": "📈 Tu progreso"},
+    "drill_none": {
+        "en": "There are no pronunciation drills for your level yet.",
+        "es": "Todavía no hay ejercicios de pronunciación para tu nivel.",
+    },
+    "drill_ask": {
+        "en": "🎙️ Send a voice note saying:\n«{sentence}»\n💡 {tip}",
+        "es": "🎙️ Manda una nota de voz diciendo:\n«{sentence}»\n💡 {tip}",
+    },
+    "drill_next": {"en": "Next one:", "es": "Otra:"},
+    "drill_again": {
+        "en": "Try again with another voice note: «{sentence}»",
+        "es": "Inténtalo otra vez con otra nota de voz: «{sentence}»",
+    },
+    "voice_no_model": {
+        "en": "I can only listen to English voice notes on this server for now; for {language}, "
+        "please type, and I'll correct it 🙂",
+        "es": "Por ahora en este servidor solo puedo escuchar notas de voz en inglés; en "
+        "{language}, escríbeme y te corrijo 🙂",
+    },
+    "voice_heard": {"en": "🎙️ I heard: «{text}»", "es": "🎙️ He oído: «{text}»"},
+    "voice_scores": {
+        "en": "Accuracy {accuracy} · completeness {completeness} · fluency {fluency} (of 100)",
+        "es": "Precisión {accuracy} · compleción {completeness} · fluidez {fluency} (de 100)",
+    },
+    "voice_work_on": {"en": "Words to work on: {words}", "es": "Palabras a practicar: {words}"},
+    "voice_sound": {"en": "{sound}: {score}%", "es": "{sound}: {score}%"},
+    "voice_well_done": {"en": "Well said! 👏", "es": "¡Muy bien dicho! 👏"},
+    "voice_too_big": {
+        "en": "That voice note is too big for me (16 MB at most). Could you send a shorter one?",
+        "es": "Esa nota de voz es demasiado grande (16 MB como máximo). ¿Me mandas una más corta?",
+    },
+    "voice_too_long": {
+        "en": "That's a long one! I listen to up to 2 minutes: could you send a shorter note?",
+        "es": "¡Qué larga! Escucho hasta 2 minutos: ¿me mandas una nota más corta?",
+    },
+    "voice_not_audio": {
+        "en": "I couldn't find any sound in that file. Could you record a voice note?",
+        "es": "No encuentro sonido en ese archivo. ¿Puedes grabar una nota de voz?",
+    },
+    "voice_corrupt": {
+        "en": "That recording seems damaged and I can't play it. Could you record it again?",
+        "es": "Esa grabación parece dañada y no puedo reproducirla. ¿La grabas otra vez?",
+    },
+    "voice_empty": {
+        "en": "That voice note is empty. Hold the mic button while you speak 🙂",
+        "es": "Esa nota de voz está vacía. Mantén pulsado el micro mientras hablas 🙂",
+    },
+    "voice_silent": {
+        "en": "I couldn't hear anything. Could you speak a bit closer to the mic?",
+        "es": "No he oído nada. ¿Puedes hablar un poco más cerca del micro?",
+    },
+    "voice_unavailable": {
+        "en": "I couldn't listen to that right now. Please try again in a moment.",
+        "es": "Ahora mismo no he podido escucharla. Inténtalo de nuevo en un momento.",
+    },
+    "voice_other_language": {
+        "en": "That didn't sound like {language}. Try saying it in {language} 🙂",
+        "es": "Eso no sonaba a {language}. Prueba a decirlo en {language} 🙂",
+    },
+    "sound_trilled_r": {"en": "the trilled r (rr)", "es": "la erre múltiple (rr)"},
+    "sound_tapped_r": {"en": "the tapped r", "es": "la erre simple"},
+    "sound_j_sound": {"en": "the j sound", "es": "el sonido de la j"},
+    "sound_ll_y": {"en": "ll and y", "es": "la ll y la y"},
+    "sound_b_v": {"en": "b and v", "es": "la b y la v"},
+    "sound_v_b": {"en": "v and b", "es": "la v y la b"},
+    "sound_z_s": {"en": "z and soft c", "es": "la z y la c suave"},
+    "sound_w_sound": {"en": "the w sound", "es": "el sonido de la w"},
+    "sound_short_i": {"en": "the short i (ship)", "es": "la i corta (ship)"},
+    "sound_long_ee": {"en": "the long ee (sheep)", "es": "la i larga (sheep)"},
+    "sound_sh_ch": {"en": "sh and ch", "es": "sh y ch"},
+    "sound_s_clusters": {"en": "s + consonant (street)", "es": "s + consonante (street)"},
+    "sound_n_tilde": {"en": "the ñ", "es": "la ñ"},
+    "sound_h_sound": {"en": "the h sound", "es": "el sonido de la h"},
+    "sound_ed_endings": {"en": "-ed endings", "es": "las terminaciones -ed"},
+    "sound_d_soft": {"en": "the soft d", "es": "la d suave"},
+    "sound_vowel_a": {"en": "the a vowel", "es": "la vocal a"},
+    "sound_vowel_e": {"en": "the e vowel", "es": "la vocal e"},
+    "sound_vowel_i": {"en": "the i vowel", "es": "la vocal i"},
+    "sound_vowel_o": {"en": "the o vowel", "es": "la vocal o"},
+    "sound_vowel_u": {"en": "the u vowel", "es": "la vocal u"},
     "level_up": {
         "en": "🎯 You're ready for more: your level is now {level}. New words and scenes "
         "come from {level} from now on.",

