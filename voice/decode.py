@@ -13,6 +13,7 @@ Policy for damaged input:
 * any FFmpeg error raised after the container opened (while demuxing, decoding or
   resampling) raises ``AudioError("corrupt")``; packets are not skipped, so a note is either
   decoded whole or refused;
+* a stream claiming a sample rate no recording has (outside 1 kHz to 768 kHz) is "corrupt";
 * damage the demuxer recovers from by itself is not an error: a file cut short in its audio
   data comes back as a shorter ``Audio`` holding what was there, and an OGG page whose
   checksum fails is dropped by the demuxer, so the note comes back shorter by that page.
@@ -56,6 +57,8 @@ SILENCE_RMS: Final = 1e-4
 REASONS: Final = frozenset({"too_big", "too_long", "not_audio", "corrupt", "empty", "silent"})
 
 _AV_TIME_BASE: Final = 1_000_000
+_RATE_RANGE: Final = (1_000, 768_000)
+"""Sample rates a real recording can have; a header claiming another is damaged."""
 
 
 class AudioError(Exception):
@@ -184,6 +187,8 @@ def _decode_stream(
     for frame in container.decode(stream):
         shape = (frame.format.name, frame.layout.name, frame.sample_rate)
         if resampler is None or shape != source:
+            if not _RATE_RANGE[0] <= frame.sample_rate <= _RATE_RANGE[1]:
+                raise AudioError("corrupt", f"implausible sample rate {frame.sample_rate} Hz")
             if resampler is not None:
                 take(resampler.resample(None))
             resampler = AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
