@@ -24,7 +24,6 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Final
 
 import av
@@ -158,7 +157,7 @@ def _audio_stream(container: InputContainer) -> AudioStream:
 def _declared_seconds(container: InputContainer, stream: AudioStream) -> float | None:
     """Return the duration the container or stream header declares, if any."""
     if stream.duration is not None and stream.duration > 0 and stream.time_base is not None:
-        return float(stream.duration * Fraction(stream.time_base))
+        return float(stream.duration * stream.time_base)
     if container.duration is not None and container.duration > 0:
         return container.duration / _AV_TIME_BASE
     return None
