@@ -121,8 +121,8 @@ class PronunciationAgent(CurriculumAgent):
         if spoken is not None:
             text = t("voice_other_language", lang, language=language_name(target, lang))
             return Outcome(self.name, (Reply(text),))
-        if not transcript.text.strip():
-            return Outcome(self.name, (Reply(t("voice_silent", lang)),))
+        if not transcript.text.strip() or _no_speech(transcript):
+            return Outcome(self.name, (Reply(t("voice_no_speech", lang)),))
         drill = self._open_drill(context, placement)
         reference = drill.sentence if drill is not None else transcript.text
         result = score(reference, transcript, drill.sounds if drill else ())
@@ -205,6 +205,14 @@ class PronunciationAgent(CurriculumAgent):
         if not weak and result.accuracy >= 80:
             lines.append(t("voice_well_done", lang))
         return "\n".join(lines)
+
+
+def _no_speech(transcript: Transcript) -> bool:
+    """Noise or music rather than words: the recogniser says it heard no speech, or is
+    unsure of everything it wrote."""
+    no_speech = transcript.no_speech_prob or 0.0
+    logprob = transcript.avg_logprob if transcript.avg_logprob is not None else 0.0
+    return no_speech > 0.6 and logprob < -0.7 or logprob < -1.2
 
 
 def _secret(value: Any) -> str:

@@ -153,3 +153,53 @@ def test_no_audio_is_kept_anywhere(harness: Harness, tmp_path: Path) -> None:
         if path.is_file():
             head = path.read_bytes()[:64]
             assert not any(head.startswith(magic) for magic in AUDIO_MAGIC), path
+
+
+def _lavfi(tmp_path: Path, name: str, source: str, seconds: float) -> bytes:
+    out = tmp_path / name
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+            "-t",
+            str(seconds),
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "16k",
+            str(out),
+        ],
+        check=True,
+    )
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "seconds", "answers"),
+    [
+        ("noise.ogg", "anoisesrc=color=white:amplitude=0.3:r=16000", 1, ("No he distinguido",)),
+        (
+            "music.ogg",
+            "sine=frequency=440:r=16000,aeval=val(0)*0.5+0.3*sin(2*PI*554*t)",
+            6,
+            ("No he distinguido",),
+        ),
+        ("long.ogg", "sine=frequency=300:r=16000", 185, ("¡Qué larga!",)),
+    ],
+)
+def test_noise_music_and_long_notes_get_friendly_answers(
+    harness: Harness,
+    tmp_path: Path,
+    name: str,
+    source: str,
+    seconds: float,
+    answers: tuple[str, ...],
+) -> None:
+    harness.onboard(907, target="en")
+    reply = _send_voice(harness, 907, name, _lavfi(tmp_path, name, source, seconds))[0]
+    assert reply.startswith(answers)

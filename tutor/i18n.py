@@ -155,6 +155,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "I couldn't hear anything. Could you speak a bit closer to the mic?",
         "es": "No he oído nada. ¿Puedes hablar un poco más cerca del micro?",
     },
+    "voice_no_speech": {
+        "en": "I couldn't make out any words there (noise or music?). Could you try again "
+        "somewhere quieter?",
+        "es": "No he distinguido palabras (¿ruido o música?). ¿Lo intentas otra vez en un sitio "
+        "más tranquilo?",
+    },
     "voice_unavailable": {
         "en": "I couldn't listen to that right now. Please try again in a moment.",
         "es": "Ahora mismo no he podido escucharla. Inténtalo de nuevo en un momento.",
