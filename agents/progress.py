@@ -97,6 +97,22 @@ def render(
                 before=trend.last_week,
             )
         )
+    if found.spoken_accuracy is not None:
+        before = found.spoken_accuracy_before
+        key = "progress_spoken" if before is None else "progress_spoken_trend"
+        lines.append(
+            t(
+                key,
+                lang,
+                count=found.spoken_this_week,
+                accuracy=round(found.spoken_accuracy),
+                before=round(before) if before is not None else 0,
+            )
+        )
+    if found.weakest_sound is not None:
+        sound, value = found.weakest_sound
+        name = t(f"sound_{sound}", lang) if f"sound_{sound}" in CATALOG else sound
+        lines.append(t("progress_weakest_sound", lang, sound=name, score=value))
     if found.mistake_cards:
         lines.append(t("progress_mistake_cards", lang, count=found.mistake_cards))
     level = str(context.profile.get("level") or "A1")

@@ -203,3 +203,13 @@ def test_noise_music_and_long_notes_get_friendly_answers(
     harness.onboard(907, target="en")
     reply = _send_voice(harness, 907, name, _lavfi(tmp_path, name, source, seconds))[0]
     assert reply.startswith(answers)
+
+
+def test_pronunciation_shows_in_progress(harness: Harness, tmp_path: Path) -> None:
+    harness.onboard(908, target="en")
+    harness.telegram_says(908, "menú")
+    drill = harness.telegram_says(908, "3")[0]
+    sentence = drill.split("«", 1)[1].split("»", 1)[0]
+    _send_voice(harness, 908, "p1", _speak(tmp_path, sentence))
+    report = harness.telegram_says(908, "mi progreso")[0]
+    assert "🎙️ Pronunciación esta semana: 1 nota(s) de voz, precisión" in report

@@ -242,6 +242,20 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "🔁 {count} error(es) frecuente(s) en tus repasos («mis errores» los muestra)",
     },
     "progress_level": {"en": "🎯 Level: {level}", "es": "🎯 Nivel: {level}"},
+    "progress_spoken": {
+        "en": "🎙️ Pronunciation this week: {count} voice note(s), accuracy {accuracy}",
+        "es": "🎙️ Pronunciación esta semana: {count} nota(s) de voz, precisión {accuracy}",
+    },
+    "progress_spoken_trend": {
+        "en": "🎙️ Pronunciation this week: {count} voice note(s), accuracy {accuracy} "
+        "(last week {before})",
+        "es": "🎙️ Pronunciación esta semana: {count} nota(s) de voz, precisión {accuracy} "
+        "(semana pasada {before})",
+    },
+    "progress_weakest_sound": {
+        "en": "   the sound to work on: {sound} ({score}%)",
+        "es": "   el sonido a practicar: {sound} ({score}%)",
+    },
     "progress_skill": {
         "en": "   {skill}: {level}, {verdict}",
         "es": "   {skill}: {level}, {verdict}",

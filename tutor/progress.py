@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, func, select
 
 from tutor import cards
-from tutor.models import card_reviews, error_events, turns
+from tutor.models import card_reviews, error_events, pronunciation_attempts, turns
 from tutor.models import cards as cards_table
 
 
@@ -50,6 +51,12 @@ class Report:
     trends: list[Trend] = field(default_factory=list)
     #: The last 7 local days, oldest first: (day, messages, reviews).
     week: list[tuple[date, int, int]] = field(default_factory=list)
+    #: Voice attempts this week and their mean accuracy, and last week's mean (None: none).
+    spoken_this_week: int = 0
+    spoken_accuracy: float | None = None
+    spoken_accuracy_before: float | None = None
+    #: The learner's weakest drilled sound this week and its mean score.
+    weakest_sound: tuple[str, int] | None = None
 
 
 def _zone(name: str | None) -> tzinfo:
@@ -122,6 +129,7 @@ def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) 
     ]
     trends.sort(key=lambda trend: -(trend.this_week + trend.last_week))
     words = cards.counts_by_state(engine, learner_id, kinds=("word", "used"))
+    spoken = _spoken(engine, learner_id, week_ago, two_weeks_ago)
     passed = sum(1 for rating in reviews if int(rating) > 1)
     today = now.astimezone(tz).date()
     messages_by_day = Counter(moment.astimezone(tz).date() for moment in moments)
@@ -146,7 +154,46 @@ def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) 
         clean_share=1 - len(flawed) / len(this_week) if this_week else None,
         trends=trends[:4],
         week=week,
+        **spoken,
     )
+
+
+def _spoken(
+    engine: Engine, learner_id: int, week_ago: datetime, two_weeks_ago: datetime
+) -> dict[str, Any]:
+    """Pronunciation this week against last: attempts, mean accuracy, weakest sound."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                pronunciation_attempts.c.created_at,
+                pronunciation_attempts.c.accuracy,
+                pronunciation_attempts.c.sounds,
+            ).where(
+                pronunciation_attempts.c.learner_id == learner_id,
+                pronunciation_attempts.c.created_at >= two_weeks_ago,
+            )
+        ).all()
+    now_rows = [r for r in rows if _aware(r.created_at) >= week_ago]
+    before = [r.accuracy for r in rows if _aware(r.created_at) < week_ago]
+    sounds: dict[str, list[int]] = {}
+    for row in now_rows:
+        for sound, value in dict(row.sounds or {}).items():
+            sounds.setdefault(str(sound), []).append(int(value))
+    weakest = min(
+        ((sound, round(sum(v) / len(v))) for sound, v in sounds.items()),
+        key=lambda item: item[1],
+        default=None,
+    )
+    return {
+        "spoken_this_week": len(now_rows),
+        "spoken_accuracy": sum(r.accuracy for r in now_rows) / len(now_rows) if now_rows else None,
+        "spoken_accuracy_before": sum(before) / len(before) if before else None,
+        "weakest_sound": weakest,
+    }
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # --- the level follows the learner ------------------------------------------------------
