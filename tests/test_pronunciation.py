@@ -213,3 +213,15 @@ def test_pronunciation_shows_in_progress(harness: Harness, tmp_path: Path) -> No
     _send_voice(harness, 908, "p1", _speak(tmp_path, sentence))
     report = harness.telegram_says(908, "mi progreso")[0]
     assert "🎙️ Pronunciación esta semana: 1 nota(s) de voz, precisión" in report
+
+
+def test_a_whatsapp_voice_note_is_fetched_with_the_token_and_heard(harness: Harness) -> None:
+    assert harness.whatsapp is not None
+    for answer in ("hi", "2", "2", "1", "skip", "skip"):  # English, explained in Spanish
+        harness.whatsapp_says("34600111222", answer)
+    harness.whatsapp.add_media("wa-voice-1", (AUDIO / "whisper" / "jfk.flac").read_bytes())
+    before = len(harness.whatsapp.sent_texts("34600111222"))
+    assert harness.post_whatsapp(payloads.whatsapp_voice("34600111222", "wa-voice-1")) == 200
+    harness.worker.sweep()
+    [reply] = harness.whatsapp.sent_texts("34600111222")[before:]
+    assert reply.startswith("🎙️ He oído: «") and "ask not" in reply.casefold()

@@ -128,3 +128,18 @@ def telegram_voice(
             },
         },
     }
+
+
+def whatsapp_voice(wa_id: str, media_id: str) -> dict[str, Any]:
+    """A Cloud API webhook carrying one voice note (``audio`` with ``voice: true``)."""
+    body = whatsapp_text(wa_id, "")
+    message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    del message["text"]
+    message["type"] = "audio"
+    message["audio"] = {
+        "mime_type": "audio/ogg; codecs=opus",
+        "sha256": "0" * 64,
+        "id": media_id,
+        "voice": True,
+    }
+    return body
