@@ -30,7 +30,7 @@ from tutor.settings import Settings
 from voice import fetch
 from voice.decode import AudioError, decode
 from voice.score import Score, score
-from voice.service import hears
+from voice.service import hears, listen
 from voice.stt import SpeechError, Transcriber, Transcript, other_language
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class PronunciationAgent(CurriculumAgent):
         engine: Engine,
         http: httpx.Client,
         settings: Settings,
-        transcriber: Callable[[], Transcriber],
+        transcriber: Callable[[], Transcriber] | None = None,
         clock: Callable[[], datetime] = utcnow,
         voice_url: Callable[[str, str], str | None] = lambda text, language: None,
     ) -> None:
@@ -139,15 +139,15 @@ class PronunciationAgent(CurriculumAgent):
         return Outcome(self.name, (Reply(f"{feedback}\n{again}"),), profile=profile)
 
     def _listen(self, inbound: Inbound, target: str) -> Transcript:
-        """Fetch, decode and transcribe; the audio lives only inside this call."""
-        settings = self.settings
+        if self.transcriber is None:
+            return listen(self.http, self.settings, inbound, target)
         data = fetch.fetch(
             self.http,
             inbound,
-            telegram_api_url=settings.telegram_api_url,
-            telegram_token=_secret(settings.telegram_bot_token),
-            whatsapp_api_url=settings.whatsapp_api_url,
-            whatsapp_token=_secret(settings.whatsapp_access_token),
+            telegram_api_url=self.settings.telegram_api_url,
+            telegram_token=_secret(self.settings.telegram_bot_token),
+            whatsapp_api_url=self.settings.whatsapp_api_url,
+            whatsapp_token=_secret(self.settings.whatsapp_access_token),
         )
         audio = decode(data)
         del data

@@ -33,7 +33,15 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
     library = library or shipped_library()
     checker = GrammarChecker(library, services.router)
     conversation = ConversationAgent(library, checker, services.engine)
-    vocabulary = VocabularyAgent(library, services.engine, fallback=conversation)
+    vocabulary = VocabularyAgent(
+        library,
+        services.engine,
+        fallback=conversation,
+        ears=lambda inbound, language: voice_service.listen(
+            services.http, services.settings, inbound, language
+        ),
+        can_hear=lambda language: voice_service.hears(services.settings, language),
+    )
     return {
         "conversation": conversation,
         "grammar": GrammarAgent(library, checker),

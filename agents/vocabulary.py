@@ -6,7 +6,8 @@ question, else a new word of the learner's level (the most frequent words
 first, a few a day as the curriculum sets), else "all done" with the time of
 the next review. Questions rotate by how often the card was seen: pick the
 right one (numbered options), translate, fill the gap in the word's example,
-say what it means. Answers are checked tolerantly (:mod:`agents.answers`) and
+say what it means, say it in a voice note (when the server can hear the
+language). Answers are checked tolerantly (:mod:`agents.answers`) and
 the verdict and response time give the FSRS rating.
 """
 
@@ -28,12 +29,15 @@ from agents.library import CurriculumAgent, Library, Placement, localised, pick,
 from tutor import cards, progress
 from tutor.i18n import language_name, t
 from tutor.intents import DISPUTE, MISTAKES, matchable
-from tutor.messages import Inbound, Option, Reply
+from tutor.messages import Inbound, Kind, Option, Reply
 from tutor.models import utcnow
 from tutor.text import fold, parse_choice
+from voice.decode import AudioError
+from voice.fetch import FetchError
+from voice.stt import SpeechError, Transcript
 
 _ARTICLE = {"m": "el", "f": "la"}
-EXERCISES = ("choice", "translate", "cloze", "meaning")
+EXERCISES = ("choice", "translate", "cloze", "meaning", "say")
 _YES = frozenset({"1", "yes", "y", "si", "sí", "ok", "vale", "sure", "claro", "add", "añadir"})
 _NO = frozenset({"2", "no", "nope", "no gracias", "no thanks"})
 
@@ -58,11 +62,15 @@ class VocabularyAgent(CurriculumAgent):
         engine: Engine,
         fallback: Agent | None = None,
         clock: Callable[[], datetime] = utcnow,
+        ears: Callable[[Inbound, str], Transcript] | None = None,
+        can_hear: Callable[[str], bool] = lambda language: False,
     ) -> None:
         super().__init__(library)
         self.engine = engine
         self.fallback = fallback
         self.clock = clock
+        self.ears = ears
+        self.can_hear = can_hear
 
     # Entry points -------------------------------------------------------
 
@@ -146,7 +154,13 @@ class VocabularyAgent(CurriculumAgent):
             return self._next(context, placement, ())
         if item is None and kind != "mistake":
             return self._next(context, placement, ())
-        verdict = self._verdict(inbound.text, exercise, context)
+        answer = inbound.text
+        if inbound.kind in (Kind.VOICE, Kind.AUDIO):
+            heard = self._hear(inbound, str(exercise.get("language", "es")), context)
+            if isinstance(heard, Outcome):
+                return heard
+            answer = heard
+        verdict = self._verdict(answer, exercise, context)
         now = self.clock()
         asked = _parse_time(exercise.get("asked_at"))
         response_ms = int((now - asked).total_seconds() * 1000) if asked else None
@@ -196,6 +210,18 @@ class VocabularyAgent(CurriculumAgent):
             return self._next(context, placement, (lead,))
         lead_line = self._feedback(verdict, item, target, lang, kind)
         return self._next(context, placement, (lead_line,))
+
+    def _hear(self, inbound: Inbound, language: str, context: Context) -> str | Outcome:
+        """What the learner said in a voice note, or the friendly answer when it can't be
+        heard (the exercise stays open)."""
+        if self.ears is None:
+            return Outcome(self.name, (Reply(t("vocab_type_it", context.lang)),))
+        try:
+            return self.ears(inbound, language).text
+        except (FetchError, AudioError) as exc:
+            return Outcome(self.name, (Reply(t(f"voice_{exc.reason}", context.lang)),))
+        except SpeechError:
+            return Outcome(self.name, (Reply(t("voice_unavailable", context.lang)),))
 
     def _verdict(self, text: str, exercise: dict[str, Any], context: Context) -> Verdict:
         kind = exercise.get("type")
@@ -336,7 +362,7 @@ class VocabularyAgent(CurriculumAgent):
             "language": target,
         }
         gap = _cloze(item)
-        if kind == "cloze" and gap is None:
+        if kind == "cloze" and gap is None or kind == "say" and not self.can_hear(target):
             kind = "translate"
         if kind == "choice":
             options = self._options(item, curriculum, word, stored.item_key)
@@ -350,6 +376,9 @@ class VocabularyAgent(CurriculumAgent):
         if kind == "meaning":
             exercise.update(type="meaning", expected=meaning, language=lang)
             return t("vocab_meaning", lang, word=word), exercise
+        if kind == "say":
+            exercise.update(type="say", expected=word)
+            return t("vocab_say", lang, meaning=meaning), exercise
         exercise.update(type="translate", expected=word)
         language = language_name(target, lang)
         return t("vocab_translate", lang, meaning=meaning, language=language), exercise

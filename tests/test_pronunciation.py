@@ -225,3 +225,28 @@ def test_a_whatsapp_voice_note_is_fetched_with_the_token_and_heard(harness: Harn
     harness.worker.sweep()
     [reply] = harness.whatsapp.sent_texts("34600111222")[before:]
     assert reply.startswith("🎙️ He oído: «") and "ask not" in reply.casefold()
+
+
+def test_a_review_can_be_answered_by_voice(harness: Harness, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from tutor.models import cards as cards_table
+    from tutor.models import utcnow
+
+    harness.onboard(909, target="en")
+    harness.telegram_says(909, "menú")
+    first = harness.telegram_says(909, "4")[0]
+    assert "Palabra nueva:" in first
+    with harness.services.engine.begin() as connection:
+        connection.execute(update(cards_table).values(reps=4, due=utcnow()))
+    harness.telegram_says(909, "menú")
+    question = harness.telegram_says(909, "4")[0]
+    assert "🎙️ Dilo en una nota de voz" in question
+    word = first.split("*", 2)[1]  # "Palabra nueva: *word*: ..."
+    reply = _send_voice(harness, 909, "say-1", _speak(tmp_path, word))[0]
+    assert reply.startswith("¡Correcto!")
+    with harness.services.engine.connect() as connection:
+        from tutor.models import card_reviews
+
+        [review] = connection.execute(select(card_reviews)).all()
+    assert review.exercise == "say"

