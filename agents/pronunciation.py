@@ -6,7 +6,8 @@ transcribed (the learner's target language passed to the recogniser) and
 scored against the open drill's sentence, or against what the recogniser
 heard when no drill is open (:mod:`voice.score`). The reply names the words
 and sounds to work on, with the drill's tip, and offers the next drill or
-another try. Only the transcript and the scores are stored; the audio exists
+another try. A sound scored under 60 becomes a spaced-repetition card, and
+drills for due sounds come first. Only the transcript and the scores are stored; the audio exists
 in this call's variables and nowhere else.
 """
 
@@ -18,11 +19,13 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from fsrs import Rating
 from sqlalchemy import Engine, insert
 
 from agents.base import Context, Outcome
 from agents.curriculum import Drill
 from agents.library import CurriculumAgent, Library, Placement, localised, pick, units_for, without
+from tutor import cards
 from tutor.i18n import language_name, t
 from tutor.messages import Inbound, Kind, Reply
 from tutor.models import pronunciation_attempts, utcnow
@@ -34,6 +37,9 @@ from voice.service import hears, listen
 from voice.stt import SpeechError, Transcriber, Transcript, other_language
 
 logger = logging.getLogger(__name__)
+
+#: Cards of sounds to drill again ("sound:trilled_r").
+SOUND_PREFIX = "sound:"
 
 
 class PronunciationAgent(CurriculumAgent):
@@ -75,7 +81,9 @@ class PronunciationAgent(CurriculumAgent):
             return Outcome(self.name, (Reply(t("drill_none", lang)),))
         done = list(context.profile.get("drills_done", []))
         fresh = [d for d in drills if d.id not in done] or drills
-        drill: Drill = pick(fresh, f"{context.learner_key}:{len(done)}")
+        weak = self._due_sounds(context)
+        targeted = [d for d in drills if weak & set(d.sounds)]
+        drill: Drill = pick(targeted or fresh, f"{context.learner_key}:{len(done)}")
         text = t(
             "drill_ask",
             lang,
@@ -127,6 +135,7 @@ class PronunciationAgent(CurriculumAgent):
         reference = drill.sentence if drill is not None else transcript.text
         result = score(reference, transcript, drill.sounds if drill else ())
         self._store(context, drill, target, transcript, result)
+        self._remember_sounds(context, result)
         feedback = self._feedback(transcript, result, drill, lang)
         if drill is None:
             return Outcome(self.name, (Reply(feedback),))
@@ -152,6 +161,37 @@ class PronunciationAgent(CurriculumAgent):
         audio = decode(data)
         del data
         return self.transcriber().transcribe(audio.samples, language=target)
+
+    def _due_sounds(self, context: Context) -> set[str]:
+        """The sounds whose review is due: the next drill trains one of them."""
+        if context.learner_id is None:
+            return set()
+        due = cards.due(self.engine, context.learner_id, now=self.clock(), kinds=("sound",))
+        return {card.item_key.removeprefix(SOUND_PREFIX) for card in due}
+
+    def _remember_sounds(self, context: Context, result: Score) -> None:
+        """A sound scored under 60 becomes a review card; a sound with a card is reviewed
+        by the score (80 and up Good, 60 and up Hard, else Again)."""
+        if context.learner_id is None:
+            return
+        now = self.clock()
+        for sound, value in result.sounds.items():
+            key = SOUND_PREFIX + sound
+            stored = cards.get(self.engine, context.learner_id, key)
+            if stored is None:
+                if value < 60:
+                    cards.add(self.engine, context.learner_id, key, kind="sound", now=now)
+                continue
+            rating = Rating.Good if value >= 80 else Rating.Hard if value >= 60 else Rating.Again
+            cards.review(
+                self.engine,
+                stored,
+                rating,
+                exercise="drill",
+                verdict=str(value),
+                request_id=f"{context.request_id or now.isoformat()}:{sound}",
+                now=now,
+            )
 
     def _store(
         self,

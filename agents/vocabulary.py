@@ -38,6 +38,8 @@ from voice.stt import SpeechError, Transcript
 
 _ARTICLE = {"m": "el", "f": "la"}
 EXERCISES = ("choice", "translate", "cloze", "meaning", "say")
+#: The cards this agent reviews (sounds are drilled by the pronunciation agent).
+REVIEWED_HERE = ("word", "used", "error")
 _YES = frozenset({"1", "yes", "y", "si", "sí", "ok", "vale", "sure", "claro", "add", "añadir"})
 _NO = frozenset({"2", "no", "nope", "no gracias", "no thanks"})
 
@@ -257,7 +259,7 @@ class VocabularyAgent(CurriculumAgent):
             return Outcome(self.name, (Reply(t("vocab_unavailable", lang)),), state=state)
         now = self.clock()
         mistakes.sync(self.engine, learner, now)
-        due = cards.due(self.engine, learner, now=now, limit=1)
+        due = cards.due(self.engine, learner, now=now, limit=1, kinds=REVIEWED_HERE)
         intro: list[str] = []
         if due and due[0].kind == "error":
             found = self._mistake(context, due[0], placement, now)

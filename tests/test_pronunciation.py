@@ -250,3 +250,32 @@ def test_a_review_can_be_answered_by_voice(harness: Harness, tmp_path: Path) -> 
 
         [review] = connection.execute(select(card_reviews)).all()
     assert review.exercise == "say"
+
+
+def test_a_weak_sound_becomes_a_card_and_leads_the_next_drill(
+    harness: Harness, tmp_path: Path
+) -> None:
+    from agents.registry import shipped_library
+    from tutor.models import cards as cards_table
+
+    drills = {
+        d.sentence: d
+        for unit in shipped_library().get("en-for-es@1").units()  # type: ignore[union-attr]
+        for d in unit.drills
+    }
+    harness.onboard(910, target="en")
+    harness.telegram_says(910, "menú")
+    drill = drills[harness.telegram_says(910, "3")[0].split("«", 1)[1].split("»", 1)[0]]
+    reply = _send_voice(harness, 910, "off", _speak(tmp_path, "Good morning everybody, nice day."))
+    assert "Inténtalo otra vez" in reply[0]
+    with harness.services.engine.connect() as connection:
+        keys = {
+            row.item_key
+            for row in connection.execute(
+                select(cards_table.c.item_key).where(cards_table.c.kind == "sound")
+            )
+        }
+    assert keys and all(key.removeprefix("sound:") in drill.sounds for key in keys)
+    harness.telegram_says(910, "menú")
+    following = drills[harness.telegram_says(910, "3")[0].split("«", 1)[1].split("»", 1)[0]]
+    assert {key.removeprefix("sound:") for key in keys} & set(following.sounds)

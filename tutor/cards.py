@@ -115,20 +115,20 @@ def by_id(engine: Engine, card_id: int) -> StoredCard | None:
 
 
 def due(
-    engine: Engine, learner_id: int, *, now: datetime | None = None, limit: int = 20
+    engine: Engine,
+    learner_id: int,
+    *,
+    now: datetime | None = None,
+    limit: int = 20,
+    kinds: tuple[str, ...] = (),
 ) -> list[StoredCard]:
-    """The learner's cards due by ``now``, most overdue first (retired cards never)."""
+    """The learner's cards due by ``now``, most overdue first (retired cards never); only
+    cards of ``kinds`` when given."""
     now = now or utcnow()
-    query = (
-        select(cards)
-        .where(
-            cards.c.learner_id == learner_id,
-            cards.c.due <= now,
-            cards.c.retired_at.is_(None),
-        )
-        .order_by(cards.c.due, cards.c.id)
-        .limit(limit)
-    )
+    where = [cards.c.learner_id == learner_id, cards.c.due <= now, cards.c.retired_at.is_(None)]
+    if kinds:
+        where.append(cards.c.kind.in_(kinds))
+    query = select(cards).where(*where).order_by(cards.c.due, cards.c.id).limit(limit)
     with engine.connect() as connection:
         return [_stored(row) for row in connection.execute(query)]
 
