@@ -4,7 +4,9 @@ Starting the activity gives a drill of the learner's level: a sentence and the
 sound it trains. A voice note is fetched from its channel, decoded in memory,
 transcribed (the learner's target language passed to the recogniser) and
 scored against the open drill's sentence, or against what the recogniser
-heard when no drill is open (:mod:`voice.score`). The reply names the words
+heard when no drill is open: from the audio itself with the local model
+(:mod:`voice.gop`), from the recogniser's word confidences otherwise
+(:mod:`voice.score`). The reply names the words
 and sounds to work on, with the drill's tip, and offers the next drill or
 another try. A sound scored under 60 becomes a spaced-repetition card, and
 drills for due sounds come first. Only the transcript and the scores are stored; the audio exists
@@ -14,7 +16,7 @@ in this call's variables and nowhere else.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,10 +33,12 @@ from tutor.messages import Inbound, Kind, Reply
 from tutor.models import pronunciation_attempts, utcnow
 from tutor.settings import Settings
 from voice import fetch
+from voice import service as voice_service
 from voice.decode import AudioError, decode
-from voice.score import Score, score
-from voice.service import hears, listen
-from voice.stt import SpeechError, Transcriber, Transcript, other_language
+from voice.gop import gop
+from voice.score import Score, from_evidence, score, words_of
+from voice.service import hears
+from voice.stt import FasterWhisper, Samples, SpeechError, Transcriber, Transcript, other_language
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +121,7 @@ class PronunciationAgent(CurriculumAgent):
             text = t("voice_no_model", lang, language=language_name(target, lang))
             return Outcome(self.name, (Reply(text),))
         try:
-            transcript = self._listen(inbound, target)
+            samples, transcript = self._listen(inbound, target)
         except fetch.FetchError as exc:
             return Outcome(self.name, (Reply(t(f"voice_{exc.reason}", lang)),))
         except AudioError as exc:
@@ -133,7 +137,8 @@ class PronunciationAgent(CurriculumAgent):
             return Outcome(self.name, (Reply(t("voice_no_speech", lang)),))
         drill = self._open_drill(context, placement)
         reference = drill.sentence if drill is not None else transcript.text
-        result = score(reference, transcript, drill.sounds if drill else ())
+        result = self._score(reference, samples, transcript, drill.sounds if drill else ())
+        del samples
         self._store(context, drill, target, transcript, result)
         self._remember_sounds(context, result)
         feedback = self._feedback(transcript, result, drill, lang)
@@ -147,9 +152,8 @@ class PronunciationAgent(CurriculumAgent):
         again = t("drill_again", lang, sentence=drill.sentence)
         return Outcome(self.name, (Reply(f"{feedback}\n{again}"),), profile=profile)
 
-    def _listen(self, inbound: Inbound, target: str) -> Transcript:
-        if self.transcriber is None:
-            return listen(self.http, self.settings, inbound, target)
+    def _listen(self, inbound: Inbound, target: str) -> tuple[Samples, Transcript]:
+        """Fetch, decode and transcribe; the audio lives only in this turn's variables."""
         data = fetch.fetch(
             self.http,
             inbound,
@@ -160,7 +164,29 @@ class PronunciationAgent(CurriculumAgent):
         )
         audio = decode(data)
         del data
-        return self.transcriber().transcribe(audio.samples, language=target)
+        recogniser = self._recogniser()
+        return audio.samples, recogniser.transcribe(audio.samples, language=target)
+
+    def _recogniser(self) -> Transcriber:
+        if self.transcriber is not None:
+            return self.transcriber()
+        return voice_service.transcriber(self.settings)
+
+    def _score(
+        self, reference: str, samples: Samples, transcript: Transcript, sounds: Sequence[str]
+    ) -> Score:
+        """Scores measured on the audio when the local model is there (:mod:`voice.gop`),
+        else the recogniser's word confidences (:mod:`voice.score`)."""
+        recogniser = self._recogniser()
+        if isinstance(recogniser, FasterWhisper) and words_of(reference):
+            try:
+                measured = gop(recogniser, samples, reference)
+            except (SpeechError, ValueError):
+                logger.warning("scoring on the audio failed; using the recogniser's confidence")
+            else:
+                triples = [(w.word, w.score, w.heard) for w in measured.words]
+                return from_evidence(triples, transcript, sounds)
+        return score(reference, transcript, sounds)
 
     def _due_sounds(self, context: Context) -> set[str]:
         """The sounds whose review is due: the next drill trains one of them."""

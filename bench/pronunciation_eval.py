@@ -155,7 +155,7 @@ def table(rows: Sequence[Row]) -> str:
                 f"{row.pcc:.3f}",
                 f"{row.precision:.3f}",
                 f"{row.recall:.3f}",
-                f"{row.seconds:.2f}",
+                f"{row.seconds:.2f}" if row.seconds else "same pass",
             )
             for row in rows
         ],

@@ -220,8 +220,11 @@ def scored(found: Evidence, prior_weight: float = PRIOR_WEIGHT) -> Gop:
     for word, log_prob, prior in zip(
         found.words, found.log_probs, found.prior_log_probs, strict=True
     ):
-        margin = log_prob - prior_weight * prior
-        value = 100.0 / (1.0 + math.exp(-margin)) if margin > -700 else 0.0
+        if prior_weight == 0:  # no prior: the probability given the audio alone
+            value = 100.0 * math.exp(log_prob) if log_prob > -700 else 0.0
+        else:
+            margin = log_prob - prior_weight * prior
+            value = 100.0 / (1.0 + math.exp(-margin)) if margin > -700 else 0.0
         score = round(value)
         words.append(WordGop(word, score, log_prob, score >= HEARD_SCORE))
     if not words:

@@ -126,3 +126,24 @@ def _sounds(scores: list[WordScore], sounds: Sequence[str]) -> dict[str, int]:
         if carriers:
             found[sound] = round(sum(s.score for s in carriers) / len(carriers))
     return found
+
+
+def from_evidence(
+    words: Sequence[tuple[str, int, bool]], transcript: Transcript, sounds: Sequence[str] = ()
+) -> Score:
+    """The attempt's scores from per-word scores measured on the audio (:mod:`voice.gop`):
+    ``(word, score 0-100, heard)`` for each word of the reference, in order; fluency still
+    comes from the recogniser's timing."""
+    heard_by_recogniser = {fold(w.text) for w in transcript.words}
+    scores = [
+        WordScore(word, value, word if fold(word) in heard_by_recogniser else "")
+        for word, value, _ in words
+    ]
+    heard = sum(1 for _, _, was_heard in words if was_heard)
+    return Score(
+        accuracy=round(sum(s.score for s in scores) / len(scores)) if scores else 0,
+        completeness=round(100 * heard / len(scores)) if scores else 0,
+        fluency=_fluency(transcript),
+        words=tuple(scores),
+        sounds=_sounds(scores, sounds),
+    )
