@@ -19,6 +19,7 @@ from sqlalchemy import Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tutor.models import card_reviews, cards, utcnow
+from tutor.text import local_zone
 
 SCHEDULER = Scheduler(desired_retention=0.9)
 
@@ -40,11 +41,6 @@ class StoredCard:
         return self.card.due
 
 
-def _utc(value: datetime) -> datetime:
-    """Databases that drop the zone give naive UTC back: put it back."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _stored(row: Any) -> StoredCard:
     card = Card.from_dict(cast(Any, dict(row.card)))
     return StoredCard(
@@ -60,9 +56,9 @@ def _stored(row: Any) -> StoredCard:
 
 def _columns(card: Card) -> dict[str, Any]:
     return {
-        "due": _utc(card.due),
+        "due": card.due,
         "state": int(card.state),
-        "last_review": _utc(card.last_review) if card.last_review else None,
+        "last_review": card.last_review,
         "card": card.to_dict(),
     }
 
@@ -139,8 +135,7 @@ def next_due(engine: Engine, learner_id: int) -> datetime | None:
         cards.c.learner_id == learner_id, cards.c.retired_at.is_(None)
     )
     with engine.connect() as connection:
-        value = connection.execute(query).scalar()
-    return _utc(value) if value is not None else None
+        return connection.execute(query).scalar()
 
 
 def added_since(engine: Engine, learner_id: int, since: datetime, *, kind: str = "word") -> int:
@@ -247,12 +242,6 @@ def counts_by_state(
 
 def start_of_day(now: datetime, zone: str | None) -> datetime:
     """Midnight of ``now``'s day in the learner's time zone, as UTC."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        tz = ZoneInfo(zone) if zone else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = UTC
-    local = now.astimezone(tz)
+    local = now.astimezone(local_zone(zone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight.astimezone(UTC)

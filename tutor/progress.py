@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, func, select
 
 from tutor import cards
 from tutor.models import card_reviews, error_events, pronunciation_attempts, turns
 from tutor.models import cards as cards_table
+from tutor.text import local_zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +59,6 @@ class Report:
     weakest_sound: tuple[str, int] | None = None
 
 
-def _zone(name: str | None) -> tzinfo:
-    try:
-        return ZoneInfo(name) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
 def _streak(days: set[date], today: date) -> int:
     """Consecutive active days up to today (or up to yesterday, if today is still open)."""
     day = today if today in days else today - timedelta(days=1)
@@ -77,7 +70,7 @@ def _streak(days: set[date], today: date) -> int:
 
 
 def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) -> Report:
-    tz = _zone(zone)
+    tz = local_zone(zone)
     week_ago, two_weeks_ago, month_ago = (now - timedelta(days=d) for d in (7, 14, 30))
     with engine.connect() as connection:
         stamps = (
@@ -104,7 +97,7 @@ def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) 
                 error_events.c.created_at >= two_weeks_ago,
             )
         ).all()
-    moments = [s if s.tzinfo else s.replace(tzinfo=UTC) for s in stamps]
+    moments = list(stamps)
     days = {moment.astimezone(tz).date() for moment in moments}
     this_week = [m for m in moments if m >= week_ago]
     last_week = [m for m in moments if two_weeks_ago <= m < week_ago]
@@ -112,7 +105,6 @@ def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) 
     codes_before: Counter[str] = Counter()
     flawed: set[int] = set()
     for code, created, inbox_id in events:
-        created = created if created.tzinfo else created.replace(tzinfo=UTC)
         if created >= week_ago:
             codes_now[code] += 1
             if inbox_id is not None:
@@ -133,12 +125,7 @@ def report(engine: Engine, learner_id: int, *, zone: str | None, now: datetime) 
     passed = sum(1 for rating in reviews if int(rating) > 1)
     today = now.astimezone(tz).date()
     messages_by_day = Counter(moment.astimezone(tz).date() for moment in moments)
-    reviews_by_day = Counter(
-        (row.reviewed_at if row.reviewed_at.tzinfo else row.reviewed_at.replace(tzinfo=UTC))
-        .astimezone(tz)
-        .date()
-        for row in review_rows
-    )
+    reviews_by_day = Counter(row.reviewed_at.astimezone(tz).date() for row in review_rows)
     week = [
         (day, messages_by_day[day], reviews_by_day[day])
         for day in (today - timedelta(days=n) for n in range(6, -1, -1))
@@ -173,8 +160,8 @@ def _spoken(
                 pronunciation_attempts.c.created_at >= two_weeks_ago,
             )
         ).all()
-    now_rows = [r for r in rows if _aware(r.created_at) >= week_ago]
-    before = [r.accuracy for r in rows if _aware(r.created_at) < week_ago]
+    now_rows = [r for r in rows if r.created_at >= week_ago]
+    before = [r.accuracy for r in rows if r.created_at < week_ago]
     sounds: dict[str, list[int]] = {}
     for row in now_rows:
         for sound, value in dict(row.sounds or {}).items():
@@ -190,10 +177,6 @@ def _spoken(
         "spoken_accuracy_before": sum(before) / len(before) if before else None,
         "weakest_sound": weakest,
     }
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # --- the level follows the learner ------------------------------------------------------
@@ -376,7 +359,7 @@ def cohort(engine: Engine, learner_ids: list[int], *, now: datetime) -> list[Lea
             LearnerRow(
                 learner_id=learner_id,
                 level=str(profile.get("level") or "A1"),
-                last_active=stamp.replace(tzinfo=UTC) if stamp and not stamp.tzinfo else stamp,
+                last_active=stamp,
                 cards_due=int(due.get(learner_id, 0)),
                 mistakes_this_week=mistakes.get(learner_id, {}),
             )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 _PUNCTUATION = re.compile(r"[^\w\s:+-]", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -117,3 +117,11 @@ def parse_timezone(text: str, now: datetime | None = None) -> str | None:
     sign = "+" if halves >= 0 else "-"
     halves = abs(halves)
     return f"UTC{sign}{halves // 2:02d}:{halves % 2 * 30:02d}"
+
+
+def local_zone(name: str | None) -> tzinfo:
+    """The learner's time zone (``profile["timezone"]``), UTC when unset or unknown."""
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
