@@ -39,6 +39,7 @@ from agents.checks_es.words import (
     Head,
     determiner_features,
     determiner_form,
+    fixed_determiner,
     noun_head,
 )
 from agents.lexicon_es import Reading, Token
@@ -71,14 +72,6 @@ _QUANTIFIED = frozenset(
     """tener haber hay hacer necesitar querer ver prestar comer beber aprender tomar sacar
     comprar gastar ganar recibir dar leer escribir conocer visitar""".split()
 )
-
-
-def _fixed_determiner(word: str, gender: str, number: str) -> str | None:
-    """The determiner ``word`` made to agree; "al"/"del" open up ("al ciudad" -> "a la")."""
-    if word in CONTRACTED:
-        article = determiner_form("el", gender, number)
-        return f"{CONTRACTED[word]} {article}" if article and article != "el" else None
-    return determiner_form(word, gender, number)
 
 
 def _surely_determiner(sentence: Sentence, index: int) -> bool:
@@ -159,7 +152,7 @@ def determiner_noun(sentence: Sentence) -> Iterator[Finding]:
             continue
         gender = head.gender if head.gender in ("m", "f") else own[0]
         number = head.number if head.number in ("sg", "pl") else own[1]
-        fixed = _fixed_determiner(word, gender, number)
+        fixed = fixed_determiner(word, gender, number)
         if fixed is not None and fixed != word:
             fix = f"{fixed} {noun.text}"
         else:  # cada días: the noun changes

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from agents.checks_es.sentence import (
     Finding,
     Sentence,
-    agrees,
+    agreeing_adjective,
     check,
     finite_readings,
     inflect,
@@ -119,7 +119,7 @@ def subject_article(sentence: Sentence) -> Iterator[Finding]:
         ):
             continue  # "cuando pase": a verb after all
         after = index + 1
-        while _agreeing_adjective(sentence.at(after), head):
+        while agreeing_adjective(sentence.at(after), head.gender, head.number):
             after += 1  # "Personas famosas son..."
         after = sentence.skip(after, _BEFORE_VERB)
         if _subject_verb(sentence.at(after), head):
@@ -135,15 +135,6 @@ _BEFORE_VERB = frozenset(
 )
 #: Nouns used bare as subjects of their own kind ("Mamá dice...", "Dios sabe").
 _NO_ARTICLE = frozenset("mamá papá dios casa clase".split())
-
-
-def _agreeing_adjective(token: Token | None, head: Head) -> bool:
-    return (
-        token is not None
-        and token.text.islower()
-        and token.only("adj")
-        and any(agrees(r, head.gender, head.number) for r in token.readings)
-    )
 
 
 # --- places -------------------------------------------------------------------------------

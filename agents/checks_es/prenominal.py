@@ -23,10 +23,10 @@ from agents.checks_es.sentence import (
 )
 from agents.checks_es.words import (
     ALSO_ADVERBS,
-    CONTRACTED,
     DETERMINERS,
     determiner_features,
     determiner_form,
+    fixed_determiner,
     noun_head,
 )
 from agents.lexicon_es import Reading, Token
@@ -164,8 +164,8 @@ def phrase_agreement(sentence: Sentence) -> Iterator[Finding]:
         number = head.number if head.number in ("sg", "pl") else None
         if gender is None and number is None:
             continue
-        fixed_determiner = _fixed(word, gender or own[0], number or own[1])
-        if fixed_determiner is None or fixed_determiner == word:
+        determiner = fixed_determiner(word, gender or own[0], number or own[1])
+        if determiner is None or determiner == word:
             continue
         if any(agrees(r, gender, number) for r in readings):
             fixed_adjective = adjective.text
@@ -177,11 +177,11 @@ def phrase_agreement(sentence: Sentence) -> Iterator[Finding]:
             if not fixed_adjective:
                 continue
         if token.text[:1].isupper():
-            fixed_determiner = fixed_determiner[:1].upper() + fixed_determiner[1:]
+            determiner = determiner[:1].upper() + determiner[1:]
         wrong_gender = gender is not None and own[0] in ("m", "f") and own[0] != gender
         category = "gender_agreement" if wrong_gender else "number_agreement"
         start, end, _ = sentence.span(index, index + 2)
-        fix = f"{fixed_determiner} {fixed_adjective} {noun.text}"
+        fix = f"{determiner} {fixed_adjective} {noun.text}"
         fields = (("noun", noun.text), *_describe(gender, number))
         yield Finding(start, end, fix, category, "es-phrase-agreement", fields)
 
@@ -190,13 +190,6 @@ def phrase_agreement(sentence: Sentence) -> Iterator[Finding]:
 _BEFORE_ARTICLE = frozenset(
     "a en de con por para sin sobre desde hasta hacia entre y o que es son era fue hay".split()
 )
-
-
-def _fixed(word: str, gender: str, number: str) -> str | None:
-    if word in CONTRACTED:
-        article = determiner_form("el", gender, number)
-        return f"{CONTRACTED[word]} {article}" if article and article != "el" else None
-    return determiner_form(word, gender, number)
 
 
 # --- adjective and noun without a determiner ---------------------------------------------

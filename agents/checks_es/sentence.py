@@ -164,6 +164,17 @@ def nominal(token: Token | None) -> bool:
     )
 
 
+def agreeing_adjective(token: Token | None, gender: str | None, number: str | None) -> bool:
+    """A lower-case word that is only an adjective and agrees with ``gender`` and ``number``
+    ("la comida MEXICANA es", "mis vacaciones PERFECTAS")."""
+    return (
+        token is not None
+        and token.text.islower()
+        and token.only("adj")
+        and any(agrees(r, gender, number) for r in token.readings)
+    )
+
+
 def only_finite(token: Token | None) -> bool:
     """Known, and a finite verb in every analysis."""
     return token is not None and bool(token.readings) and all(is_finite(r) for r in token.readings)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from agents.checks_es.sentence import (
     Finding,
     Sentence,
+    agreeing_adjective,
     agrees,
     check,
     finite_readings,
@@ -38,7 +39,6 @@ from agents.lexicon_es import (
     PROFESSION_NOUNS,
     STATE_ADJECTIVES,
     Reading,
-    Token,
     analyser,
     known_words,
 )
@@ -249,7 +249,11 @@ def _subject_at(sentence: Sentence, index: int) -> tuple[str, str, int] | None:
         word = sentence.word(index)
     own = determiner_features(word)
     at = index + 1
-    if own is not None and _modifies(sentence.at(at), own) and sentence.at(at + 1) is not None:
+    if (
+        own is not None
+        and agreeing_adjective(sentence.at(at), *own)
+        and sentence.at(at + 1) is not None
+    ):
         at += 1  # "mis mejores amigos"
     head = noun_head(sentence.at(at))
     if own is None or head is None:
@@ -257,19 +261,9 @@ def _subject_at(sentence: Sentence, index: int) -> tuple[str, str, int] | None:
     if head.reading.lemma in _PERIODS or not agrees(head.reading, *own) or word in ALSO_ADVERBS:
         return None
     number = head.number if head.number in ("sg", "pl") else own[1]
-    while _modifies(sentence.at(at + 1), (head.gender, number)):
+    while agreeing_adjective(sentence.at(at + 1), head.gender, number):
         at += 1  # "mis vacaciones perfectas"
     return "p3", number, at
-
-
-def _modifies(token: Token | None, features: tuple[str, str]) -> bool:
-    """An adjective (and nothing else) that agrees with ``features``."""
-    return (
-        token is not None
-        and token.text.islower()
-        and token.only("adj")
-        and any(agrees(r, *features) for r in token.readings)
-    )
 
 
 def _adjective_after(sentence: Sentence, verb: int) -> bool:

@@ -83,6 +83,14 @@ def determiner_form(word: str, gender: str, number: str) -> str | None:
     return form or None
 
 
+def fixed_determiner(word: str, gender: str, number: str) -> str | None:
+    """The determiner ``word`` made to agree; "al"/"del" open up ("al ciudad" -> "a la")."""
+    if word in CONTRACTED:
+        article = determiner_form("el", gender, number)
+        return f"{CONTRACTED[word]} {article}" if article and article != "el" else None
+    return determiner_form(word, gender, number)
+
+
 def determiner_features(word: str) -> tuple[str, str] | None:
     """(gender, number) of a determiner, "al" and "del" included."""
     if word in CONTRACTED:
