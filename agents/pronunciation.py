@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 import httpx
 from fsrs import Rating
@@ -34,10 +33,9 @@ from tutor.models import pronunciation_attempts, utcnow
 from tutor.settings import Settings
 from voice import fetch
 from voice import service as voice_service
-from voice.decode import AudioError, decode
+from voice.decode import AudioError
 from voice.gop import gop
 from voice.score import Score, from_evidence, score, words_of
-from voice.service import hears
 from voice.stt import FasterWhisper, Samples, SpeechError, Transcriber, Transcript, other_language
 
 logger = logging.getLogger(__name__)
@@ -117,7 +115,7 @@ class PronunciationAgent(CurriculumAgent):
     def _attempt(self, inbound: Inbound, context: Context, placement: Placement) -> Outcome:
         lang = context.lang
         target = placement.curriculum.target_language
-        if not hears(self.settings, target):
+        if not voice_service.hears(self.settings, target):
             text = t("voice_no_model", lang, language=language_name(target, lang))
             return Outcome(self.name, (Reply(text),))
         try:
@@ -153,19 +151,7 @@ class PronunciationAgent(CurriculumAgent):
         return Outcome(self.name, (Reply(f"{feedback}\n{again}"),), profile=profile)
 
     def _listen(self, inbound: Inbound, target: str) -> tuple[Samples, Transcript]:
-        """Fetch, decode and transcribe; the audio lives only in this turn's variables."""
-        data = fetch.fetch(
-            self.http,
-            inbound,
-            telegram_api_url=self.settings.telegram_api_url,
-            telegram_token=_secret(self.settings.telegram_bot_token),
-            whatsapp_api_url=self.settings.whatsapp_api_url,
-            whatsapp_token=_secret(self.settings.whatsapp_access_token),
-        )
-        audio = decode(data)
-        del data
-        recogniser = self._recogniser()
-        return audio.samples, recogniser.transcribe(audio.samples, language=target)
+        return voice_service.listen(self.http, self.settings, inbound, target, self._recogniser())
 
     def _recogniser(self) -> Transcriber:
         if self.transcriber is not None:
@@ -279,7 +265,3 @@ def _no_speech(transcript: Transcript) -> bool:
     no_speech = transcript.no_speech_prob or 0.0
     logprob = transcript.avg_logprob if transcript.avg_logprob is not None else 0.0
     return no_speech > 0.6 and logprob < -0.7 or logprob < -1.2
-
-
-def _secret(value: Any) -> str:
-    return value.get_secret_value() if value is not None else ""

@@ -39,7 +39,7 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
         fallback=conversation,
         ears=lambda inbound, language: voice_service.listen(
             services.http, services.settings, inbound, language
-        ),
+        )[1],
         can_hear=lambda language: voice_service.hears(services.settings, language),
     )
     return {

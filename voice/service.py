@@ -21,6 +21,7 @@ from voice.stt import (
     FasterWhisper,
     GroqWhisper,
     OpenAIWhisper,
+    Samples,
     Transcriber,
     Transcript,
     is_multilingual,
@@ -64,8 +65,15 @@ def hears(settings: Settings, language: str) -> bool:
     return is_multilingual(Path(settings.whisper_model_dir))
 
 
-def listen(http: Any, settings: Settings, inbound: Inbound, language: str) -> Transcript:
-    """Fetch, decode and transcribe a voice note; the audio lives only inside this call.
+def listen(
+    http: Any,
+    settings: Settings,
+    inbound: Inbound,
+    language: str,
+    recogniser: Transcriber | None = None,
+) -> tuple[Samples, Transcript]:
+    """Fetch, decode and transcribe a voice note: its samples (for scoring, then dropped by
+    the caller) and what was heard. The bytes live only inside this call.
 
     Raises :class:`voice.fetch.FetchError`, :class:`voice.decode.AudioError` or
     :class:`voice.stt.SpeechError` with the reason to tell the learner.
@@ -80,7 +88,8 @@ def listen(http: Any, settings: Settings, inbound: Inbound, language: str) -> Tr
     )
     audio = decode(data)
     del data
-    return transcriber(settings).transcribe(audio.samples, language=language)
+    recogniser = recogniser or transcriber(settings)
+    return audio.samples, recogniser.transcribe(audio.samples, language=language)
 
 
 def _secret(value: Any) -> str:
