@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from agents.library import pick
 from tutor import cards
-from tutor.i18n import CATALOG, t
+from tutor.i18n import name_of, t
 from tutor.models import cards as cards_table
 from tutor.models import error_events
 
@@ -121,8 +121,7 @@ def listing(engine: Engine, learner_id: int, lang: str) -> str:
     retired = _retired(engine, learner_id)
     lines = [t("mistakes_header", lang)]
     for number, pattern in enumerate(found[:8], start=1):
-        key = f"code_{pattern.code}"
-        label = t(key, lang) if key in CATALOG else pattern.code
+        label = name_of("code", pattern.code, lang)
         mark = " (✗)" if PREFIX + pattern.rule in retired else ""
         lines.append(
             t(

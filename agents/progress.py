@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from agents.base import Context, Outcome
-from tutor.i18n import CATALOG, t
+from tutor.i18n import name_of, t
 from tutor.messages import Inbound, Reply
 from tutor.models import utcnow
 from tutor.progress import Report, report, skills
@@ -85,8 +85,7 @@ def render(
         clean = round(100 * found.clean_share)
         lines.append(t("progress_clean", lang, share=clean, turns=found.turns_this_week))
     for trend in found.trends:
-        key = f"code_{trend.code}"
-        label = t(key, lang) if key in CATALOG else trend.code
+        label = name_of("code", trend.code, lang)
         lines.append(
             t(
                 f"progress_trend_{trend.direction}",
@@ -111,7 +110,7 @@ def render(
         )
     if found.weakest_sound is not None:
         sound, value = found.weakest_sound
-        name = t(f"sound_{sound}", lang) if f"sound_{sound}" in CATALOG else sound
+        name = name_of("sound", sound, lang)
         lines.append(t("progress_weakest_sound", lang, sound=name, score=value))
     if found.mistake_cards:
         lines.append(t("progress_mistake_cards", lang, count=found.mistake_cards))

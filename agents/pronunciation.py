@@ -27,7 +27,7 @@ from agents.base import Context, Outcome
 from agents.curriculum import Drill
 from agents.library import CurriculumAgent, Library, Placement, localised, pick, units_for, without
 from tutor import cards
-from tutor.i18n import language_name, t
+from tutor.i18n import language_name, name_of, t
 from tutor.messages import Inbound, Kind, Reply
 from tutor.models import pronunciation_attempts, utcnow
 from tutor.settings import Settings
@@ -251,7 +251,7 @@ class PronunciationAgent(CurriculumAgent):
             listed = ", ".join(f"{w.word} ({w.score}%)" for w in weak)
             lines.append(t("voice_work_on", lang, words=listed))
         for sound, value in result.sounds.items():
-            lines.append(t("voice_sound", lang, sound=t(f"sound_{sound}", lang), score=value))
+            lines.append(t("voice_sound", lang, sound=name_of("sound", sound, lang), score=value))
         if drill is not None and (weak or any(v < 70 for v in result.sounds.values())):
             lines.append(f"💡 {localised(drill.tip, lang)}")
         if not weak and result.accuracy >= 80:

@@ -501,6 +501,13 @@ def t(key: str, lang: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def name_of(kind: str, value: str, lang: str) -> str:
+    """The learner-facing name of a code ("code", "GENDER" -> "gender agreement"; "sound",
+    "trilled_r" -> "the trilled r (rr)"), the code itself when there is none."""
+    key = f"{kind}_{value}"
+    return t(key, lang) if key in CATALOG else value
+
+
 def language_name(code: str, lang: str) -> str:
     """``"es"`` -> "Spanish" for an English reader, "español" for a Spanish one."""
     return t(f"language_{code}", lang)

@@ -16,7 +16,7 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from tutor.i18n import CATALOG, t
+from tutor.i18n import name_of, t
 from tutor.progress import Report, report
 
 blueprint = Blueprint("progress_card", __name__)
@@ -75,10 +75,7 @@ def render_png(found: Report, lang: str) -> bytes:
         days_axis.legend(fontsize=8, frameon=False)
         days_axis.spines[["top", "right"]].set_visible(False)
         if found.trends:
-            names = [
-                t(f"code_{trend.code}", lang) if f"code_{trend.code}" in CATALOG else trend.code
-                for trend in found.trends
-            ]
+            names = [name_of("code", trend.code, lang) for trend in found.trends]
             rows = range(len(names))
             kinds_axis.barh(
                 [r + 0.2 for r in rows],
