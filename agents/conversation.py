@@ -99,18 +99,20 @@ class ConversationAgent(CurriculumAgent):
         flagged = {word for event in events for word in fold(event.wrong).split()}
         used = set(fold(text).split()) - flagged
         level = str(context.profile.get("level") or "A1")
+        keys = [
+            f"{placement.key}:{item.lemma}"
+            for unit in units_for(placement.curriculum, level)
+            for item in unit.vocabulary
+            if len(item.lemma) >= 4 and fold(item.lemma) in used
+        ]
+        if not keys:
+            return  # most messages: no query at all
         have = cards.item_keys(self.engine, context.learner_id)
+        fresh = [key for key in dict.fromkeys(keys) if key not in have]
         now = utcnow()
-        added = 0
-        for unit in units_for(placement.curriculum, level):
-            for item in unit.vocabulary:
-                key = f"{placement.key}:{item.lemma}"
-                if added >= 3 or len(item.lemma) < 4 or key in have:
-                    continue
-                if fold(item.lemma) in used:
-                    due = now + timedelta(days=2)
-                    cards.add(self.engine, context.learner_id, key, kind="used", now=now, due=due)
-                    added += 1
+        for key in fresh[:3]:
+            due = now + timedelta(days=2)
+            cards.add(self.engine, context.learner_id, key, kind="used", now=now, due=due)
 
     # One turn ----------------------------------------------------------------
 

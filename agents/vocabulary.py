@@ -77,6 +77,8 @@ class VocabularyAgent(CurriculumAgent):
     # Entry points -------------------------------------------------------
 
     def start(self, context: Context) -> Outcome:
+        if context.learner_id is not None:  # mistakes recorded since the last session
+            mistakes.sync(self.engine, context.learner_id, self.clock())
         return self.placed(context, lambda placement: self._next(context, placement, ()))
 
     def handle(self, inbound: Inbound, context: Context) -> Outcome:
@@ -258,7 +260,6 @@ class VocabularyAgent(CurriculumAgent):
         if learner is None:
             return Outcome(self.name, (Reply(t("vocab_unavailable", lang)),), state=state)
         now = self.clock()
-        mistakes.sync(self.engine, learner, now)
         due = cards.due(self.engine, learner, now=now, limit=1, kinds=REVIEWED_HERE)
         intro: list[str] = []
         if due and due[0].kind == "error":
