@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 
 from agents import asking
 from agents.base import Context, Outcome
-from agents.curriculum import VocabularyItem
 from agents.grammar import GrammarChecker
-from agents.library import CurriculumAgent, Library, Placement, localised, vocabulary
+from agents.library import CurriculumAgent, Library, Placement, headword, localised, vocabulary
 from tutor.i18n import language_name, t
 from tutor.llm.types import Task
 from tutor.messages import Inbound, Reply
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
 
 _LEADING = re.compile(r"^(?:the|a|an|to|el|la|los|las|un|una|unos|unas|lo)\s+", re.IGNORECASE)
 _SPLIT = re.compile(r"\s*[,;/]\s*|\s+or\s+|\s+o\s+")
-_ARTICLE = {"m": "el", "f": "la"}
 
 
 def _key(phrase: str) -> str:
@@ -38,12 +36,6 @@ def _key(phrase: str) -> str:
 def _senses(text: str) -> set[str]:
     cleaned = re.sub(r"\([^)]*\)", " ", text)
     return {_key(part) for part in _SPLIT.split(cleaned) if part.strip()}
-
-
-def _headword(item: VocabularyItem, target: str) -> str:
-    if target == "es" and item.pos == "noun" and item.gender in _ARTICLE:
-        return f"{_ARTICLE[item.gender]} {item.lemma}"
-    return item.lemma
 
 
 class LexiconAgent(CurriculumAgent):
@@ -86,7 +78,7 @@ class LexiconAgent(CurriculumAgent):
                     "lookup_meaning" if meaning else "lookup_say",
                     lang,
                     phrase=phrase,
-                    word=_headword(item, target),
+                    word=headword(item, target),
                     translation=localised(item.translations, lang),
                     language=language_name(target, lang),
                 )

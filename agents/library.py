@@ -144,6 +144,16 @@ def vocabulary(curriculum: Curriculum) -> list[VocabularyItem]:
     return [item for unit in curriculum.units() for item in unit.vocabulary]
 
 
+_ARTICLE = {"m": "el", "f": "la"}
+
+
+def headword(item: VocabularyItem, target: str) -> str:
+    """The word as it is learned: Spanish nouns with their article ("la cuchara")."""
+    if target == "es" and item.pos == "noun" and item.gender in _ARTICLE:
+        return f"{_ARTICLE[item.gender]} {item.lemma}"
+    return item.lemma
+
+
 def localised(values: Mapping[str, str], lang: str) -> str:
     """The text in ``lang``, else the first one there is."""
     return values.get(lang) or next(iter(values.values()), "")

@@ -25,7 +25,16 @@ from agents.answers import Verdict, check_answer
 from agents.base import Agent, Context, Outcome
 from agents.curriculum import Curriculum, VocabularyItem
 from agents.lexicon_es import zipf
-from agents.library import CurriculumAgent, Library, Placement, localised, pick, units_for, without
+from agents.library import (
+    CurriculumAgent,
+    Library,
+    Placement,
+    headword,
+    localised,
+    pick,
+    units_for,
+    without,
+)
 from tutor import cards, progress
 from tutor.i18n import language_name, t
 from tutor.intents import DISPUTE, MISTAKES, matchable
@@ -36,19 +45,11 @@ from voice.decode import AudioError
 from voice.fetch import FetchError
 from voice.stt import SpeechError, Transcript
 
-_ARTICLE = {"m": "el", "f": "la"}
 EXERCISES = ("choice", "translate", "cloze", "meaning", "say")
 #: The cards this agent reviews (sounds are drilled by the pronunciation agent).
 REVIEWED_HERE = ("word", "used", "error")
 _YES = frozenset({"1", "yes", "y", "si", "sí", "ok", "vale", "sure", "claro", "add", "añadir"})
 _NO = frozenset({"2", "no", "nope", "no gracias", "no thanks"})
-
-
-def headword(item: VocabularyItem, target: str) -> str:
-    """The word as it is learned: Spanish nouns with their article ("la cuchara")."""
-    if target == "es" and item.pos == "noun" and item.gender in _ARTICLE:
-        return f"{_ARTICLE[item.gender]} {item.lemma}"
-    return item.lemma
 
 
 def item_key(placement_key: str, item: VocabularyItem) -> str:
@@ -328,7 +329,7 @@ class VocabularyAgent(CurriculumAgent):
         for unit in units_for(curriculum, level):
             fresh = [item for item in unit.vocabulary if item_key(placement.key, item) not in known]
             if fresh:
-                item = max(fresh, key=lambda i: (zipf(i.lemma, target), -fresh.index(i)))
+                item = max(fresh, key=lambda i: zipf(i.lemma, target))  # first of equals
                 stored = cards.add(self.engine, learner, item_key(placement.key, item), now=now)
                 return item, stored
         return None
