@@ -76,11 +76,13 @@ def todo_agreement(sentence: Sentence) -> Iterator[Finding]:
 # --- adjective between determiner and noun -------------------------------------------------
 
 
-def _prenominal(token: Token | None) -> list[Reading]:
-    """The adjective (or ordinal) readings of a word that can only be one before a noun."""
+def _prenominal(token: Token | None, *, noun_reading: bool = False) -> list[Reading]:
+    """The adjective (or ordinal) readings of a word that can only be one before a noun;
+    with ``noun_reading``, a word that can also be a noun counts (between a determiner and
+    a noun-only word it is the adjective: "mi favorito lección")."""
     if token is None or not is_word(token) or not token.text.islower():
         return []
-    if any(is_finite(r) or r.pos == "n" for r in token.readings):
+    if any(is_finite(r) or r.pos == "n" and not noun_reading for r in token.readings):
         return []  # "la primera la vi", "los españoles comida": not surely an adjective
     return [r for r in token.readings if r.pos == "adj" or r.has("det", "ord")]
 
@@ -123,15 +125,6 @@ def prenominal_agreement(sentence: Sentence) -> Iterator[Finding]:
 # --- determiner, adjective and noun --------------------------------------------------------
 
 
-def _bridged(token: Token | None) -> list[Reading]:
-    """A word between a determiner and a noun-only word: its adjective readings."""
-    if token is None or not is_word(token) or not token.text.islower():
-        return []
-    if any(is_finite(r) for r in token.readings):
-        return []
-    return [r for r in token.readings if r.pos == "adj" or r.has("det", "ord")]
-
-
 @check(
     "es-phrase-agreement",
     "The determiner and the adjective agree with the noun ({noun} is {what}): {fix}.",
@@ -143,7 +136,7 @@ def phrase_agreement(sentence: Sentence) -> Iterator[Finding]:
         word = token.lower
         own = determiner_features(word)
         adjective, noun = sentence.at(index + 1), sentence.at(index + 2)
-        readings = _bridged(adjective)
+        readings = _prenominal(adjective, noun_reading=True)
         head = noun_head(noun)
         if own is None or not readings or head is None or noun is None or adjective is None:
             continue
