@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 #: Cards of sounds to drill again ("sound:trilled_r").
 SOUND_PREFIX = "sound:"
+UNRECOGNISED_LOGPROB = -0.8  # below it, with none of the drill's words heard: ask
 
 
 class PronunciationAgent(CurriculumAgent):
@@ -131,8 +132,9 @@ class PronunciationAgent(CurriculumAgent):
         if spoken is not None:
             text = t("voice_other_language", lang, language=language_name(target, lang))
             return Outcome(self.name, (Reply(text),))
+        language = language_name(target, lang)
         if not transcript.text.strip() or _no_speech(transcript):
-            return Outcome(self.name, (Reply(t("voice_no_speech", lang)),))
+            return Outcome(self.name, (Reply(t("voice_no_speech", lang, language=language)),))
         drill = self._open_drill(context, placement)
         reference = drill.sentence if drill is not None else transcript.text
         result = self._score(reference, samples, transcript, drill.sounds if drill else ())
@@ -140,6 +142,8 @@ class PronunciationAgent(CurriculumAgent):
         self._store(context, drill, target, transcript, result)
         self._remember_sounds(context, result)
         feedback = self._feedback(transcript, result, drill, lang)
+        if drill is not None and _unrecognised(result, transcript):
+            feedback += "\n" + t("voice_not_the_sentence", lang, language=language)
         if drill is None:
             return Outcome(self.name, (Reply(feedback),))
         done = [*context.profile.get("drills_done", []), drill.id][-100:]
@@ -151,7 +155,15 @@ class PronunciationAgent(CurriculumAgent):
         return Outcome(self.name, (Reply(f"{feedback}\n{again}"),), profile=profile)
 
     def _listen(self, inbound: Inbound, target: str) -> tuple[Samples, Transcript]:
-        return voice_service.listen(self.http, self.settings, inbound, target, self._recogniser())
+        return voice_service.listen(
+            self.http,
+            self.settings,
+            inbound,
+            target,
+            self._recogniser(),
+            engine=self.engine,
+            agent=self.name,
+        )
 
     def _recogniser(self) -> Transcriber:
         if self.transcriber is not None:
@@ -257,6 +269,15 @@ class PronunciationAgent(CurriculumAgent):
         if not weak and result.accuracy >= 80:
             lines.append(t("voice_well_done", lang))
         return "\n".join(lines)
+
+
+def _unrecognised(result: Score, transcript: Transcript) -> bool:
+    """None of the drill's words was heard and the recogniser is unsure of what it wrote:
+    perhaps another language (an English-only model turns other languages into unsure
+    English), perhaps a very poor attempt (2 in 100 of the speechocean762 recordings, both
+    rated 4 or less out of 10 by the experts), so the attempt is still scored."""
+    logprob = transcript.avg_logprob if transcript.avg_logprob is not None else 0.0
+    return result.completeness == 0 and logprob < UNRECOGNISED_LOGPROB
 
 
 def _no_speech(transcript: Transcript) -> bool:

@@ -38,7 +38,12 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
         services.engine,
         fallback=conversation,
         ears=lambda inbound, language: voice_service.listen(
-            services.http, services.settings, inbound, language
+            services.http,
+            services.settings,
+            inbound,
+            language,
+            engine=services.engine,
+            agent="vocabulary",
         )[1],
         can_hear=lambda language: voice_service.hears(services.settings, language),
     )

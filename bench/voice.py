@@ -8,6 +8,10 @@ like a Telegram voice note. The model is loaded (and its load timed) before
 the runs; the RSS of the process with the model loaded is reported. Target
 (issue): a 10 s note to transcript and scores under 1.5 s on 2 cores; a worker
 with the model loaded under 400 MB.
+
+It also prices a voice exchange on the paid back ends (Groq's hosted Whisper
+and ElevenLabs, at the prices in the settings, which the ledger charges with
+:mod:`voice.costs`) against a published figure of $0.036 per 30-second exchange.
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agents.library import Library
 from bench import machine, markdown
+from tutor.llm.ledger import price
+from tutor.settings import Settings
+from voice import costs
 from voice.decode import decode
 from voice.score import score
 from voice.speech import Espeak
@@ -57,6 +65,43 @@ def _rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+PUBLISHED_USD = 0.036  # per 30 s exchange (15 s spoken each way), a comparable tutor
+NOTE_SECONDS = 15.0
+REPLY_CHARS_PER_SECOND = 15  # about what a slow, clear voice reads in a second
+TURN_TOKENS = (900, 120)  # a conversation turn's prompt and reply on the fast tier
+
+
+def exchange_costs() -> list[tuple[str, str, str, str, str]]:
+    """US dollars per exchange: what the tutor spends, by part, on the paid back ends."""
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    sentences = [
+        drill.sentence
+        for curriculum in (Library().get(key) for key in ("es-for-en@1", "en-for-es@1"))
+        if curriculum is not None
+        for unit in curriculum.units()
+        for drill in unit.drills
+    ]
+    drill_chars = statistics.mean(len(sentence) for sentence in sentences)
+    heard = costs.transcription_cost(settings, NOTE_SECONDS)
+    drill = costs.speech_cost(settings, "x" * round(drill_chars))
+    spoken_reply = costs.speech_cost(settings, "x" * round(NOTE_SECONDS * REPLY_CHARS_PER_SECOND))
+    turn = price(*TURN_TOKENS, settings.groq_price_input, settings.groq_price_output)
+    rows = []
+    for name, parts in (
+        ("Pronunciation drill (scored offline, model answer spoken)", (heard, 0.0, drill)),
+        ("For comparison: a conversation turn spoken both ways", (heard, turn, spoken_reply)),
+    ):
+        total = sum(parts)
+        rows.append(
+            (
+                name,
+                *(f"${part:.5f}" for part in parts),
+                f"${total:.4f} ({total / PUBLISHED_USD:.0%} of $0.036)",
+            )
+        )
+    return rows
 
 
 def measure(runs: int) -> dict[str, object]:
@@ -128,8 +173,28 @@ def main() -> None:
         f"Model load {result['load_s']:.2f} s; RSS with the model loaded "
         f"{result['rss_mb']:.0f} MB (target under 400 MB)."
     )
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    priced = markdown.table(
+        ("Exchange", "Transcription (Groq)", "Model turn (Groq)", "Speech (ElevenLabs)", "Total"),
+        exchange_costs(),
+    )
+    pricing = (
+        f"Prices from the settings: Groq `{settings.groq_stt_model}` "
+        f"${settings.groq_stt_price_per_hour:g} an hour of audio (at least "
+        f"{costs.GROQ_MINIMUM_SECONDS:g} s a request), ElevenLabs `{settings.elevenlabs_model_id}` "
+        f"${settings.elevenlabs_price_per_1k_chars:g} per 1,000 characters, Groq "
+        f"`{settings.groq_model}` ${settings.groq_price_input:g}/${settings.groq_price_output:g} "
+        f"per million tokens in/out ({TURN_TOKENS[0]} in, {TURN_TOKENS[1]} out a turn). The "
+        f"learner's note is {NOTE_SECONDS:g} s; a drill's model answer is the mean length of the "
+        "curricula's drill sentences; a spoken reply reads "
+        f"{REPLY_CHARS_PER_SECOND} characters a second. Identical texts are spoken once, so "
+        "repeated drill sentences cost nothing after the first learner; with the local model "
+        "and espeak-ng an exchange costs nothing but CPU."
+    )
     print(table)
     print(summary)
+    print(priced)
+    print(pricing)
     if args.write:
         markdown.write_block(
             DOC,
@@ -154,6 +219,12 @@ def main() -> None:
                     table,
                     "",
                     summary,
+                    "",
+                    "### What a voice exchange costs on the paid back ends",
+                    "",
+                    priced,
+                    "",
+                    pricing,
                     "",
                 ]
             ),

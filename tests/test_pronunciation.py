@@ -4,14 +4,24 @@ tiny.en model, fake Telegram at the edge), bad audio, and no audio kept anywhere
 from __future__ import annotations
 
 import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
+from agents.pronunciation import _unrecognised
+from tests.conftest import channel_env, settings_from_env
+from tests.fakes.telegram import FakeTelegram
 from tests.support import payloads
 from tests.support.harness import Harness
 from tutor.models import pronunciation_attempts
+from tutor.settings import Settings
+from voice.decode import decode
 from voice.score import score
 from voice.stt import Transcript, Word
 
@@ -81,6 +91,31 @@ def test_an_english_drill_is_heard_scored_and_remembered(harness: Harness, tmp_p
     assert isinstance(attempt["words"], list) and attempt["words"]
 
 
+def test_another_language_gets_a_friendly_answer(harness: Harness, tmp_path: Path) -> None:
+    """With the English-only model, Spanish comes out as no words at all and German as
+    unsure English: both answers say it may have been another language."""
+    harness.onboard(909, target="en")
+    spanish = _speak(tmp_path, "Mañana voy a la playa con mis amigos.", "es")
+    assert _send_voice(harness, 909, "es-note", spanish)[0].startswith(
+        "No he distinguido palabras en inglés (¿ruido, música u otro idioma?)"
+    )
+    harness.telegram_says(909, "menú")
+    harness.telegram_says(909, "3")
+    german = _speak(tmp_path, "Guten Tag, ich heiße Peter und wohne in Berlin.", "de")
+    reply = _send_voice(harness, 909, "de-note", german)[0]
+    assert "otro idioma" in reply and "en inglés" in reply
+
+
+def test_a_drill_attempt_with_none_of_its_words_is_questioned() -> None:
+    sure = _transcript(("look", 0.9), ("at", 0.9), ("that", 0.9))
+    unsure = Transcript("Look at that.", "en", None, 2.0, sure.words, -1.1, 0.4, "faster-whisper")
+    nothing = score("I'm going to the park.", unsure)
+    assert nothing.completeness == 0
+    assert _unrecognised(nothing, unsure)
+    assert not _unrecognised(score("Look at the cat.", unsure), unsure)  # words heard
+    assert not _unrecognised(nothing, sure)  # the recogniser is sure of what it heard
+
+
 def test_free_speech_is_scored_against_what_was_heard(harness: Harness) -> None:
     harness.onboard(902, target="en")
     reply = _send_voice(harness, 902, "jfk", (AUDIO / "whisper" / "jfk.flac").read_bytes())[0]
@@ -136,21 +171,108 @@ def test_a_damaged_recording_and_silence_get_friendly_answers(
     assert _send_voice(harness, 905, "quiet", silence.read_bytes())[0].startswith("No he oído")
 
 
-def test_no_audio_is_kept_anywhere(harness: Harness, tmp_path: Path) -> None:
-    harness.onboard(906, target="en")
-    _send_voice(harness, 906, "keep-1", (AUDIO / "whisper" / "jfk.flac").read_bytes())
-    _send_voice(harness, 906, "keep-2", _speak(tmp_path, "The weather is nice today."))
+def _learner_windows(data: bytes) -> list[bytes]:
+    """Stretches of a learner's note as sent (container bytes) and as decoded (float32 and
+    16-bit PCM): none of them may be stored anywhere."""
+    samples = decode(data).samples
+    pcm16 = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+    pcm32 = samples.astype("<f4").tobytes()
+    windows = []
+    for blob in (data, pcm16, pcm32):
+        middle = len(blob) // 2
+        windows += [blob[at : at + 48] for at in (len(blob) // 5, middle, 4 * len(blob) // 5)]
+    return [w for w in windows if len(w) == 48 and w.strip(b"\x00")]
+
+
+def _redis_values(client: Any) -> Iterator[tuple[str, bytes]]:
+    """Every key and every value stored under it, whatever its type."""
+    for raw in client.scan_iter(count=500):
+        key = raw.decode() if isinstance(raw, bytes) else str(raw)
+        kind = client.type(raw)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        values: list[Any]
+        if kind == "string":
+            values = [client.get(raw)]
+        elif kind == "list":
+            values = client.lrange(raw, 0, -1)
+        elif kind == "hash":
+            values = [v for pair in client.hgetall(raw).items() for v in pair]
+        elif kind in ("set",):
+            values = list(client.smembers(raw))
+        elif kind == "zset":
+            values = [m for m, _ in client.zrange(raw, 0, -1, withscores=True)]
+        elif kind == "stream":
+            values = [
+                v for _, fields in client.xrange(raw) for pair in fields.items() for v in pair
+            ]
+        else:
+            values = []
+        for value in values:
+            yield key, value if isinstance(value, bytes) else str(value).encode()
+
+
+def _stored_values(harness: Harness) -> Iterator[tuple[str, bytes]]:
+    """Every value in the SQL store and in Redis, and the head of every file under var/."""
     engine = harness.services.engine
     with engine.connect() as connection:
-        tables = [t for t in harness.services.engine.dialect.get_table_names(connection)]
-        for table in tables:
+        for table in engine.dialect.get_table_names(connection):
             for row in connection.exec_driver_sql(f'SELECT * FROM "{table}"'):
                 for value in row:
-                    blob = value if isinstance(value, bytes) else str(value).encode()
-                    assert not any(magic in blob for magic in AUDIO_MAGIC), table
-    var = Path(harness.settings.var_dir)
-    for path in var.rglob("*"):
+                    yield table, value if isinstance(value, bytes) else str(value).encode()
+    yield from _redis_values(harness.services.redis)
+    for path in Path(harness.settings.var_dir).rglob("*"):
         if path.is_file():
+            yield str(path), path.read_bytes()
+
+
+@pytest.fixture(params=["embedded", "postgresql+redis"])
+def stores(
+    request: pytest.FixtureRequest,
+    make_settings: Callable[..., Settings],
+    fake_telegram: FakeTelegram,
+) -> Iterator[Harness]:
+    """The tutor on its embedded stores (SQLite, in-process Redis) and on real servers."""
+    env = {**channel_env(fake_telegram, None), "TUTOR_PUBLIC_URL": "https://tutor.example.org"}
+    if request.param != "embedded":
+        env["TUTOR_DATABASE_URL"] = request.getfixturevalue("pg_url")
+        env["TUTOR_REDIS_URL"] = request.getfixturevalue("redis_url")
+        env["TUTOR_QUEUE"] = "embedded"  # the harness drains the inbox itself
+    harness = Harness(settings_from_env(make_settings, env), fake_telegram)
+    yield harness
+    harness.close()
+
+
+def test_no_audio_is_kept_anywhere(stores: Harness, tmp_path: Path) -> None:
+    """After notes go through the whole pipeline (drill, free speech, spoken model answers
+    fetched so the speech cache fills), nothing a learner said is stored: no container
+    magic outside the cache of the tutor's own spoken texts, and no stretch of a note's
+    bytes or of its decoded samples in SQL, Redis or the files under var/ or the temp dir."""
+    began = time.time()
+    stores.onboard(906, target="en")
+    stores.telegram_says(906, "menú")
+    stores.telegram_says(906, "3")
+    notes = [
+        (AUDIO / "whisper" / "jfk.flac").read_bytes(),
+        _speak(tmp_path, "The weather is nice today."),
+    ]
+    for number, note in enumerate(notes):
+        assert _send_voice(stores, 906, f"keep-{number}", note)
+    assert stores.telegram is not None
+    spoken = [str(m.payload["voice"]) for m in stores.telegram.sent if m.method == "sendVoice"]
+    assert spoken
+    for url in spoken:
+        assert stores.client.get(url.removeprefix("https://tutor.example.org")).status_code == 200
+    windows = [w for note in notes for w in _learner_windows(note)]
+    cached = 0
+    for place, value in _stored_values(stores):
+        assert not any(window in value for window in windows), place
+        if place.startswith("tts:"):
+            cached += 1
+            continue
+        assert not any(magic in value for magic in AUDIO_MAGIC), place
+    assert cached >= 1  # the scan saw the spoken replies' cache, so it reads Redis
+    for path in Path(tempfile.gettempdir()).iterdir():
+        if path.is_file() and path.stat().st_mtime >= began:
             head = path.read_bytes()[:64]
             assert not any(head.startswith(magic) for magic in AUDIO_MAGIC), path
 

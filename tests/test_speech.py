@@ -9,11 +9,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import channel_env, settings_from_env
 from tests.fakes.server import FakeResponse, FakeServer, RecordedRequest
 from tests.fakes.telegram import FakeTelegram
 from tests.support.harness import Harness
+from tutor.models import llm_calls
 from tutor.settings import Settings
 from voice.decode import decode
 from voice.speech import (
@@ -174,3 +176,36 @@ def test_no_spoken_audio_reaches_the_disk(public: Harness, tmp_path: Path) -> No
     for path in Path(public.settings.var_dir).rglob("*"):
         if path.is_file():
             assert not path.read_bytes()[:4] == b"OggS", path
+
+
+def test_elevenlabs_speech_is_charged_once_per_text(
+    make_settings: Callable[..., Settings], fake_telegram: FakeTelegram, clip: bytes
+) -> None:
+    """The drill's model answer spoken by ElevenLabs costs characters once: the second
+    fetch comes from the cache and adds nothing to the ledger."""
+    with FakeElevenLabs(clip) as fake:
+        env = {
+            **channel_env(fake_telegram, None),
+            "TUTOR_PUBLIC_URL": "https://tutor.example.org",
+            "TUTOR_ELEVENLABS_API_KEY": "el-test-key",
+            "TUTOR_ELEVENLABS_BASE_URL": fake.url,
+        }
+        harness = Harness(settings_from_env(make_settings, env), fake_telegram)
+        try:
+            harness.onboard(951, target="en")
+            harness.telegram_says(951, "menú")
+            drill = harness.telegram_says(951, "3")[0]
+            sentence = drill.split("«", 1)[1].split("»", 1)[0]
+            [voice] = [m for m in fake_telegram.sent if m.method == "sendVoice"]
+            path = str(voice.payload["voice"]).removeprefix("https://tutor.example.org")
+            for _ in range(2):
+                assert harness.client.get(path).data == clip
+            assert len(fake.requests) == 1
+            with harness.services.engine.connect() as connection:
+                rows = [dict(r._mapping) for r in connection.execute(select(llm_calls))]
+        finally:
+            harness.close()
+    [row] = rows
+    assert (row["provider"], row["task"], row["tier"]) == ("elevenlabs", "speak", "voice")
+    assert row["learner_key"] is None and row["input_tokens"] == len(sentence)
+    assert row["cost_usd"] == pytest.approx(len(sentence) / 1000 * 0.10, abs=1e-6)

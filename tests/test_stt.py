@@ -10,7 +10,7 @@ import re
 import threading
 import wave
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,15 @@ from typing import Any
 import numpy as np
 import pytest
 from faster_whisper import decode_audio
+from sqlalchemy import select
 
+from tests.conftest import channel_env, settings_from_env
 from tests.fakes.server import FakeResponse, FakeServer, RecordedRequest
+from tests.fakes.telegram import FakeTelegram
+from tests.support import payloads
+from tests.support.harness import Harness
+from tutor.models import llm_calls
+from tutor.settings import Settings
 from voice.stt import (
     OPENAI_WHISPER_MISSING,
     FasterWhisper,
@@ -490,3 +497,38 @@ def test_groq_unexpected_shape(fake_groq_stt: FakeGroqTranscriptions) -> None:
     fake_groq_stt.body = {**VERBOSE, "words": [{"start": 0.0}]}
     with pytest.raises(SpeechError, match="unexpected response shape"):
         groq_client(fake_groq_stt).transcribe(tone())
+
+
+def test_a_hosted_transcription_is_charged_once_to_the_learner(
+    make_settings: Callable[..., Settings],
+    fake_telegram: FakeTelegram,
+    fake_groq_stt: FakeGroqTranscriptions,
+) -> None:
+    """A Spanish learner's note goes to Groq; the ledger gets one row for it, billed at
+    Groq's 10-second minimum, and a redelivered webhook adds nothing."""
+    env = {
+        **channel_env(fake_telegram, None),
+        "TUTOR_STT_BACKEND": "groq",
+        "TUTOR_GROQ_API_KEY": GROQ_KEY,
+        "TUTOR_GROQ_BASE_URL": fake_groq_stt.url,
+    }
+    harness = Harness(settings_from_env(make_settings, env), fake_telegram)
+    try:
+        harness.onboard(960)
+        note = (AUDIO / "telegram_container_samples" / "telegram.ogg").read_bytes()
+        fake_telegram.add_file("groq-note", note)
+        update = payloads.telegram_voice(960, "groq-note", size=len(note))
+        for _ in range(2):
+            assert harness.post_telegram(update) == 200
+            harness.worker.sweep()
+        replies = fake_telegram.sent_texts(960)
+        assert "Hola, me llamo Ana." in replies[-1]
+        with harness.services.engine.connect() as connection:
+            rows = [dict(r._mapping) for r in connection.execute(select(llm_calls))]
+    finally:
+        harness.close()
+    assert len(fake_groq_stt.requests) == 1
+    [row] = rows
+    assert (row["provider"], row["task"], row["agent"]) == ("groq", "transcribe", "pronunciation")
+    assert row["learner_key"] == "telegram:960" and row["model"] == "whisper-large-v3-turbo"
+    assert row["cost_usd"] == pytest.approx(10 / 3600 * 0.04, abs=1e-6)

@@ -156,14 +156,20 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "No he oído nada. ¿Puedes hablar un poco más cerca del micro?",
     },
     "voice_no_speech": {
-        "en": "I couldn't make out any words there (noise or music?). Could you try again "
-        "somewhere quieter?",
-        "es": "No he distinguido palabras (¿ruido o música?). ¿Lo intentas otra vez en un sitio "
-        "más tranquilo?",
+        "en": "I couldn't make out any words in {language} there (noise, music, or another "
+        "language?). Could you try again in {language}, somewhere quieter?",
+        "es": "No he distinguido palabras en {language} (¿ruido, música u otro idioma?). "
+        "¿Lo intentas otra vez en {language}, en un sitio más tranquilo?",
     },
     "voice_unavailable": {
         "en": "I couldn't listen to that right now. Please try again in a moment.",
         "es": "Ahora mismo no he podido escucharla. Inténtalo de nuevo en un momento.",
+    },
+    "voice_not_the_sentence": {
+        "en": "I didn't catch the sentence's words. If you said it in another language, try "
+        "it in {language} 🙂",
+        "es": "No he reconocido las palabras de la frase. Si la has dicho en otro idioma, "
+        "pruébala en {language} 🙂",
     },
     "voice_other_language": {
         "en": "That didn't sound like {language}. Try saying it in {language} 🙂",

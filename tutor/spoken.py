@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app
 
 from tutor.settings import Settings
+from voice import costs
 from voice.speech import (
     ElevenLabsSpeaker,
     Espeak,
@@ -27,14 +28,15 @@ from voice.speech import (
 blueprint = Blueprint("spoken", __name__)
 
 
-def speaker_for(settings: Settings) -> Speaker:
-    """ElevenLabs with a key, espeak-ng without."""
+def speaker_for(settings: Settings, http: Any = None) -> Speaker:
+    """ElevenLabs with a key (on the shared ``http`` client when given), espeak-ng without."""
     if settings.elevenlabs_api_key is not None:
         return ElevenLabsSpeaker(
             settings.elevenlabs_api_key.get_secret_value(),
             base_url=settings.elevenlabs_base_url,
             voice_id=settings.elevenlabs_voice_id,
             model_id=settings.elevenlabs_model_id,
+            http=http,
         )
     return Espeak()
 
@@ -60,9 +62,20 @@ def voice(value: str) -> Response:
     text, language, slow = found
     speaker = current_app.extensions.get("tutor_speaker")
     if speaker is None:
-        speaker = current_app.extensions["tutor_speaker"] = speaker_for(services.settings)
+        speaker = current_app.extensions["tutor_speaker"] = speaker_for(
+            services.settings, services.http
+        )
     try:
-        audio = spoken(speaker, _cache(services.redis), text, language, slow=slow)
+        audio = spoken(
+            speaker,
+            _cache(services.redis),
+            text,
+            language,
+            slow=slow,
+            spent=lambda: costs.record_speech(
+                services.engine, services.settings, speaker.name, text
+            ),
+        )
     except SpeechFailed:
         abort(503)
     response = Response(audio, mimetype="audio/ogg")

@@ -13,9 +13,11 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from tutor.messages import Inbound
 from tutor.settings import Settings
-from voice import fetch
+from voice import costs, fetch
 from voice.decode import decode
 from voice.stt import (
     FasterWhisper,
@@ -71,9 +73,14 @@ def listen(
     inbound: Inbound,
     language: str,
     recogniser: Transcriber | None = None,
+    *,
+    engine: Engine | None = None,
+    agent: str = "voice",
 ) -> tuple[Samples, Transcript]:
     """Fetch, decode and transcribe a voice note: its samples (for scoring, then dropped by
     the caller) and what was heard. The bytes live only inside this call.
+
+    With ``engine``, a hosted recogniser's cost is recorded in the ledger for ``agent``.
 
     Raises :class:`voice.fetch.FetchError`, :class:`voice.decode.AudioError` or
     :class:`voice.stt.SpeechError` with the reason to tell the learner.
@@ -89,7 +96,10 @@ def listen(
     audio = decode(data)
     del data
     recogniser = recogniser or transcriber(settings)
-    return audio.samples, recogniser.transcribe(audio.samples, language=language)
+    transcript = recogniser.transcribe(audio.samples, language=language)
+    if engine is not None:
+        costs.record_transcription(engine, settings, inbound, agent, audio.duration)
+    return audio.samples, transcript
 
 
 def _secret(value: Any) -> str:

@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, Protocol, cast
 
@@ -112,19 +113,23 @@ class ElevenLabsSpeaker:
         voice_id: str = "JBFqnCBsd6RMkjVDRZzb",
         model_id: str = "eleven_multilingual_v2",
         timeout: float = 20.0,
+        http: Any = None,
     ) -> None:
+        """``http``: an ``httpx.Client`` to share (its owner closes it); else one of its own."""
         import httpx
         from elevenlabs.client import ElevenLabs
 
         self.voice_id = voice_id
         self.model_id = model_id
-        self._http = httpx.Client(timeout=timeout)
+        self._own_http = http is None
+        self._http = httpx.Client(timeout=timeout) if http is None else http
         self._client = ElevenLabs(
             api_key=api_key, base_url=base_url, timeout=timeout, httpx_client=self._http
         )
 
     def close(self) -> None:
-        self._http.close()
+        if self._own_http:
+            self._http.close()
 
     def speak(self, text: str, language: str, *, slow: bool = False) -> bytes:
         from elevenlabs.core.api_error import ApiError
@@ -195,13 +200,24 @@ def key_for(speaker: str, language: str, slow: bool, text: str) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def spoken(speaker: Speaker, cache: SpeechCache, text: str, language: str, *, slow: bool) -> bytes:
-    """The voice note for ``text``, from the cache or spoken now (then cached)."""
+def spoken(
+    speaker: Speaker,
+    cache: SpeechCache,
+    text: str,
+    language: str,
+    *,
+    slow: bool,
+    spent: Callable[[], None] | None = None,
+) -> bytes:
+    """The voice note for ``text``, from the cache or spoken now (then cached, and
+    ``spent`` called to record what speaking it cost)."""
     key = key_for(speaker.name, language, slow, text)
     audio = cache.get(key)
     if audio is None:
         audio = speaker.speak(text, language, slow=slow)
         cache.put(key, audio)
+        if spent is not None:
+            spent()
     return audio
 
 
