@@ -137,7 +137,7 @@ class PronunciationAgent(CurriculumAgent):
             return Outcome(self.name, (Reply(t("voice_no_speech", lang, language=language)),))
         drill = self._open_drill(context, placement)
         reference = drill.sentence if drill is not None else transcript.text
-        result = self._score(reference, samples, transcript, drill.sounds if drill else ())
+        result = self._score(reference, samples, transcript, drill.sounds if drill else (), target)
         del samples
         self._store(context, drill, target, transcript, result)
         self._remember_sounds(context, result)
@@ -171,7 +171,12 @@ class PronunciationAgent(CurriculumAgent):
         return voice_service.transcriber(self.settings)
 
     def _score(
-        self, reference: str, samples: Samples, transcript: Transcript, sounds: Sequence[str]
+        self,
+        reference: str,
+        samples: Samples,
+        transcript: Transcript,
+        sounds: Sequence[str],
+        language: str,
     ) -> Score:
         """Scores measured on the audio when the local model is there (:mod:`voice.gop`),
         else the recogniser's word confidences (:mod:`voice.score`)."""
@@ -183,8 +188,8 @@ class PronunciationAgent(CurriculumAgent):
                 logger.warning("scoring on the audio failed; using the recogniser's confidence")
             else:
                 triples = [(w.word, w.score, w.heard) for w in measured.words]
-                return from_evidence(triples, transcript, sounds)
-        return score(reference, transcript, sounds)
+                return from_evidence(triples, transcript, sounds, language=language)
+        return score(reference, transcript, sounds, language=language)
 
     def _due_sounds(self, context: Context) -> set[str]:
         """The sounds whose review is due: the next drill trains one of them."""

@@ -5,10 +5,10 @@ folded). A word heard gets the recogniser's probability for it as its score
 (0-100), a word missed or replaced gets 0. From those come the utterance's
 accuracy (the mean word score), completeness (the share of reference words
 heard) and fluency (speech rate against 2-3.5 words a second and pauses over
-0.6 s between words), and per sound the mean score of the words that carry it
-(the trilled r: perro, carro). This is the recogniser-confidence baseline; it measures
-how sure the model is of each word, which a badly rolled r lowers but does not
-always show.
+0.6 s between words), and per sound the mean score of the words whose pronunciation
+carries it (the trilled r: perro, rosa; see :mod:`voice.phonemes`). This is the
+recogniser-confidence baseline; it measures how sure the model is of each word, which
+a badly rolled r lowers but does not always show.
 """
 
 from __future__ import annotations
@@ -19,33 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tutor.text import fold
+from voice import phonemes
 from voice.stt import Transcript
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
-#: How a drill's target sound (the curriculum's sound ids) shows in spelling.
-SOUND_SPELLINGS: dict[str, tuple[str, ...]] = {
-    "trilled_r": ("rr",),
-    "tapped_r": ("r",),
-    "j_sound": ("j", "ge", "gi"),
-    "ll_y": ("ll", "y"),
-    "b_v": ("b", "v"),
-    "v_b": ("v", "b"),
-    "z_s": ("z", "ce", "ci"),
-    "w_sound": ("w",),
-    "short_i": ("i",),
-    "long_ee": ("ee", "ea"),
-    "sh_ch": ("sh", "ch"),
-    "s_clusters": ("sp", "st", "sc", "sk", "sm", "sn"),
-    "n_tilde": ("ñ",),
-    "h_sound": ("h",),
-    "ed_endings": ("ed",),
-    "d_soft": ("d",),
-    "vowel_a": ("a",),
-    "vowel_e": ("e",),
-    "vowel_i": ("i",),
-    "vowel_o": ("o",),
-    "vowel_u": ("u",),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +49,15 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def score(reference: str, transcript: Transcript, sounds: Sequence[str] = ()) -> Score:
+def score(
+    reference: str,
+    transcript: Transcript,
+    sounds: Sequence[str] = (),
+    *,
+    language: str | None = None,
+) -> Score:
     """The attempt's scores against ``reference`` (the drill sentence, or the learner's own
-    transcript when they spoke freely)."""
+    transcript when they spoke freely), in ``language`` (default: the transcript's)."""
     wanted = words_of(reference)
     heard = list(transcript.words)
     heard_keys = [fold(w.text) for w in heard]
@@ -101,7 +84,7 @@ def score(reference: str, transcript: Transcript, sounds: Sequence[str] = ()) ->
         completeness=completeness,
         fluency=_fluency(transcript),
         words=tuple(scores),
-        sounds=_sounds(scores, sounds),
+        sounds=_sounds(scores, sounds, language or transcript.language or "en"),
     )
 
 
@@ -116,20 +99,28 @@ def _fluency(transcript: Transcript) -> int:
     return max(0, rate_score - 15 * pauses)
 
 
-def _sounds(scores: list[WordScore], sounds: Sequence[str]) -> dict[str, int]:
+def _sounds(scores: list[WordScore], sounds: Sequence[str], language: str) -> dict[str, int]:
+    if not sounds or not scores:
+        return {}
+    pronounced = phonemes.ipa([s.word for s in scores], language)
     found: dict[str, int] = {}
     for sound in sounds:
-        spellings = SOUND_SPELLINGS.get(sound)
-        if spellings is None:
-            continue  # stress, schwa, diphthongs: not told by spelling alone
-        carriers = [s for s in scores if any(p in s.word.casefold() for p in spellings)]
+        carriers = [
+            s
+            for s, ipa in zip(scores, pronounced, strict=True)
+            if phonemes.carries(sound, s.word, ipa, language)
+        ]
         if carriers:
             found[sound] = round(sum(s.score for s in carriers) / len(carriers))
     return found
 
 
 def from_evidence(
-    words: Sequence[tuple[str, int, bool]], transcript: Transcript, sounds: Sequence[str] = ()
+    words: Sequence[tuple[str, int, bool]],
+    transcript: Transcript,
+    sounds: Sequence[str] = (),
+    *,
+    language: str | None = None,
 ) -> Score:
     """The attempt's scores from per-word scores measured on the audio (:mod:`voice.gop`):
     ``(word, score 0-100, heard)`` for each word of the reference, in order; fluency still
@@ -145,5 +136,5 @@ def from_evidence(
         completeness=round(100 * heard / len(scores)) if scores else 0,
         fluency=_fluency(transcript),
         words=tuple(scores),
-        sounds=_sounds(scores, sounds),
+        sounds=_sounds(scores, sounds, language or transcript.language or "en"),
     )
