@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.base import Context
+from memory.context import for_model
 from tutor.i18n import language_name
 from tutor.llm.router import LLMRequest
 from tutor.llm.types import Task
@@ -27,7 +28,8 @@ def request(
     variables: dict[str, str] | None = None,
     **options: Any,
 ) -> LLMRequest:
-    """An :class:`LLMRequest` for this turn: ids, languages and level filled in.
+    """An :class:`LLMRequest` for this turn: ids, languages and level filled in, and for
+    a chat what the tutor remembers of the learner (:func:`memory.context.for_model`).
 
     ``purpose`` makes the request id unique within the turn (one turn can ask for a
     correction and a reply), so a redelivered turn hits the router's request cache.
@@ -40,6 +42,7 @@ def request(
         variables={
             "target_language": language_name(target, "en"),
             "explanation_language": language_name(context.lang, "en"),
+            **({"memory": for_model(context.memory)} if task is Task.CHAT else {}),
             **(variables or {}),
         },
         learner_text=learner_text[:MODEL_CHARS],

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agents.rules import ErrorEvent
+from memory.context import Memory
 from tutor.messages import Inbound, Reply
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What an agent may know for one turn: the learner and their recent turns.
+    """What an agent may know for one turn: the learner, their recent turns and what the
+    tutor remembers of them (:mod:`memory.context`).
 
     ``profile`` holds target_language, explanation_language, level, timezone,
     practice_time; ``state`` holds the open flow (onboarding step, menu, ...).
@@ -23,6 +25,7 @@ class Context:
     recent_turns: tuple[dict[str, Any], ...] = ()
     learner_id: int | None = None
     request_id: str = ""
+    memory: Memory = Memory()
 
     @property
     def lang(self) -> str:

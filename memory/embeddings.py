@@ -65,6 +65,12 @@ class HashingEmbedder:
     def dimensions(self) -> int:
         return self._dimensions
 
+    @property
+    def name(self) -> str:
+        """Names the vector space: vectors from different embedders are never compared."""
+        sizes = "".join(str(size) for size in self._ngram_sizes)
+        return f"hashing-{self._dimensions}-{sizes}-{self._word_weight:g}"
+
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         rows = np.zeros((len(texts), self._dimensions), dtype=np.float32)
         for index, text in enumerate(texts):
@@ -108,3 +114,8 @@ def _slot(feature: str, dimensions: int) -> tuple[int, float]:
     """A stable bucket and sign for ``feature`` (the sign keeps collisions from adding up)."""
     digest = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
     return digest % dimensions, 1.0 if digest >> 63 else -1.0
+
+
+def embedder_for(settings: object) -> Embedder:
+    """The embedder the settings choose: the offline hashing embedder by default."""
+    return HashingEmbedder()

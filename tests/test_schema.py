@@ -99,9 +99,11 @@ def _oracle_script() -> str:
 
 
 def _create_table(script: str, table: str) -> str:
+    """The table's column and constraint lines: its CREATE TABLE, then columns added later."""
     match = re.search(rf"CREATE TABLE {table} \((.*?)\n\)", script, re.DOTALL)
     assert match, f"no CREATE TABLE {table} in the Oracle script"
-    return match.group(1)
+    added = re.findall(rf"^ALTER TABLE {table} ADD (.+)$", script, re.M)
+    return "\n".join([match.group(1).rstrip(), *(f"    {column}" for column in added)])
 
 
 def _lines(ddl: str) -> set[str]:

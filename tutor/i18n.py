@@ -377,6 +377,54 @@ CATALOG: dict[str, dict[str, str]] = {
     "feature_progress": {"en": "Your progress report", "es": "Tu informe de progreso"},
     "feature_subscription": {"en": "Subscriptions", "es": "Las suscripciones"},
     "feature_data": {"en": "Exporting or deleting your data", "es": "Exportar o borrar tus datos"},
+    # Memory (memory/)
+    "memory_welcome_back": {
+        "en": "👋 Welcome back! {when} you struggled with {label} ({count}×), e.g. «{wrong}» → "
+        "«{right}». Let's keep an eye on it.",
+        "es": "👋 ¡Hola de nuevo! {when} te costó {label} ({count}×), p. ej. «{wrong}» → "
+        "«{right}». Vamos a fijarnos.",
+    },
+    "when_earlier_today": {"en": "Earlier today", "es": "Hace un rato"},
+    "when_yesterday": {"en": "Yesterday", "es": "Ayer"},
+    "when_days_ago": {"en": "{days} days ago", "es": "Hace {days} días"},
+    "note_error": {
+        "en": "{label}: {count} times on {days} day(s), e.g. «{wrong}» → «{right}»",
+        "es": "{label}: {count} veces en {days} día(s), p. ej. «{wrong}» → «{right}»",
+    },
+    "note_helped_audio": {
+        "en": "Hearing the model answer and trying again helps you ({before} → {after} on a drill)",
+        "es": "Escuchar la respuesta modelo y repetir te ayuda ({before} → {after} en un "
+        "ejercicio)",
+    },
+    "note_helped_reviews": {
+        "en": "Reviewing your own past mistakes works for you ({right} of {total} right)",
+        "es": "Repasar tus propios errores te funciona ({right} de {total} bien)",
+    },
+    "note_progress_words": {
+        "en": "You have learned {count}+ words",
+        "es": "Has aprendido más de {count} palabras",
+    },
+    "note_progress_level": {"en": "You are at level {level}", "es": "Estás en el nivel {level}"},
+    "note_progress_sound": {
+        "en": "{sound} got clearly better ({before} → {after})",
+        "es": "{sound}: ha mejorado mucho ({before} → {after})",
+    },
+    "note_preference_voice": {
+        "en": "You like sending voice notes ({share}% of your messages)",
+        "es": "Te gusta mandar notas de voz ({share}% de tus mensajes)",
+    },
+    "note_preference_time": {
+        "en": "You usually practise in the {part}",
+        "es": "Sueles practicar por la {part}",
+    },
+    "note_preference_activity": {
+        "en": "Your favourite activity: {activity}",
+        "es": "Tu actividad favorita: {activity}",
+    },
+    "daypart_morning": {"en": "morning", "es": "mañana"},
+    "daypart_afternoon": {"en": "afternoon", "es": "tarde"},
+    "daypart_evening": {"en": "evening", "es": "tarde-noche"},
+    "daypart_night": {"en": "night", "es": "noche"},
     "reminders_stopped": {
         "en": 'Okay, no more reminders. Send "start reminders" to turn them back on.',
         "es": 'Vale, sin recordatorios. Manda "activar recordatorios" para volver a activarlos.',

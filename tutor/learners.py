@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from memory import sessions
 from tutor.messages import Inbound
 from tutor.models import conversations, learners, turns, utcnow
 
@@ -92,6 +93,15 @@ def turn_summary(
 _TURN_INSERT = insert(turns)
 
 
+@dataclass(frozen=True, slots=True)
+class SavedTurn:
+    """A stored turn: as the hot tier keeps it, and the session it joined."""
+
+    turn: dict[str, Any]
+    session_id: int
+    session_turns: int
+
+
 def save_turn(
     connection: Connection,
     *,
@@ -103,7 +113,7 @@ def save_turn(
     profile: dict[str, Any],
     state: dict[str, Any],
     idle: timedelta,
-) -> dict[str, Any]:
+) -> SavedTurn:
     """Inside the turn's transaction: the learner row, the session document and the turn."""
     now = utcnow()
     connection.execute(
@@ -119,7 +129,7 @@ def save_turn(
     )
     inbound_doc = inbound.to_dict()
     summary = turn_summary(agent, inbound_doc, replies, now)
-    conversation_id = _append_to_session(connection, learner.id, summary, now, idle)
+    conversation_id, length = _append_to_session(connection, learner.id, summary, now, idle)
     connection.execute(
         _TURN_INSERT,
         {
@@ -132,7 +142,7 @@ def save_turn(
             "created_at": now,
         },
     )
-    return summary
+    return SavedTurn(summary, conversation_id, length)
 
 
 def _append_to_session(
@@ -141,10 +151,17 @@ def _append_to_session(
     summary: dict[str, Any],
     now: datetime,
     idle: timedelta,
-) -> int:
-    """Add the turn to the open session document, opening a new one after ``idle``."""
+) -> tuple[int, int]:
+    """Add the turn to the open session document, opening a new one after ``idle``; the
+    session's id and its number of turns."""
     open_session = connection.execute(
-        select(conversations.c.id, conversations.c.document, conversations.c.last_turn_at)
+        select(
+            conversations.c.id,
+            conversations.c.learner_id,
+            conversations.c.started_at,
+            conversations.c.document,
+            conversations.c.last_turn_at,
+        )
         .where(conversations.c.learner_id == learner_id, conversations.c.closed_at.is_(None))
         .order_by(conversations.c.id.desc())
         .limit(1)
@@ -157,13 +174,9 @@ def _append_to_session(
             .where(conversations.c.id == open_session.id)
             .values(document=document, last_turn_at=now)
         )
-        return int(open_session.id)
+        return int(open_session.id), len(document["turns"])
     if open_session is not None:
-        connection.execute(
-            update(conversations)
-            .where(conversations.c.id == open_session.id)
-            .values(closed_at=open_session.last_turn_at)
-        )
+        sessions.close(connection, open_session)
     result = connection.execute(
         insert(conversations).values(
             learner_id=learner_id,
@@ -174,22 +187,9 @@ def _append_to_session(
     )
     key = result.inserted_primary_key
     assert key is not None
-    return int(key[0])
+    return int(key[0]), 1
 
 
 def close_idle_sessions(engine: Engine, idle: timedelta) -> int:
-    """Close sessions idle for longer than ``idle``; returns how many."""
-    cutoff = utcnow() - idle
-    with engine.begin() as connection:
-        rows = connection.execute(
-            select(conversations.c.id, conversations.c.last_turn_at).where(
-                conversations.c.closed_at.is_(None), conversations.c.last_turn_at < cutoff
-            )
-        ).all()
-        for row in rows:
-            connection.execute(
-                update(conversations)
-                .where(conversations.c.id == row.id)
-                .values(closed_at=row.last_turn_at)
-            )
-    return len(rows)
+    """Close (and summarise) sessions idle for longer than ``idle``; returns how many."""
+    return sessions.close_idle(engine, idle)

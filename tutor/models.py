@@ -22,6 +22,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -96,6 +97,7 @@ learners = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("last_inbound_at", UTCDateTime()),
+    Index(None, "last_inbound_at"),  # the nightly memory job's learners of the day
 )
 
 inbox = Table(
@@ -148,6 +150,9 @@ conversations = Table(
     Column("last_turn_at", UTCDateTime(), nullable=False),
     Column("closed_at", UTCDateTime()),
     Column("document", JSONDocument, nullable=False),
+    # memory.sessions: the open session's compressed earlier turns, then the closed
+    # session's summary ("learned X, struggled with Y"); read without the turns.
+    Column("summary", JSONDocument),
     Index(None, "learner_id", "started_at"),
 )
 
@@ -284,4 +289,33 @@ pronunciation_attempts = Table(
     Column("words", JSONDocument, nullable=False),  # [{word, score, heard}]
     Column("sounds", JSONDocument, nullable=False),  # {sound id: score}
     Index(None, "learner_id", "created_at"),
+)
+
+memory_notes = Table(
+    "memory_notes",
+    metadata,
+    _id(),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False),
+    # "error:<rule>", "helped:<what>", "progress:<marker>", "preference:<what>": one per learner
+    Column("key", String(160), nullable=False),
+    Column("kind", String(16), nullable=False),  # error | helped | progress | preference
+    Column("facts", JSONDocument, nullable=False),  # counts, examples: rendered when shown
+    Column("text", String(1000), nullable=False),  # what is embedded (both languages)
+    Column("embedding", LargeBinary),  # float32 little-endian, L2-normalised
+    Column("embedder", String(64), nullable=False),  # re-embedded when the embedder changes
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("wrong_at", UTCDateTime()),  # the learner or a teacher said it is wrong: not used
+    UniqueConstraint("learner_id", "key"),
+)
+
+memory_runs = Table(
+    "memory_runs",
+    metadata,
+    _id(),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False),
+    Column("day", String(10), nullable=False),  # the learner's local date summarised
+    Column("done_at", UTCDateTime(), nullable=False),
+    Column("notes", Integer, nullable=False),  # notes written or updated
+    UniqueConstraint("learner_id", "day"),
 )

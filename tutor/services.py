@@ -19,6 +19,7 @@ import httpx
 import redis
 from sqlalchemy import Engine
 
+from memory.embeddings import Embedder, embedder_for
 from memory.hot import HotMemory
 from tutor import metrics
 from tutor.channels.base import ChannelAdapter
@@ -44,6 +45,14 @@ class Services:
     channels: dict[Channel, ChannelAdapter] = field(default_factory=dict)
     metrics_dir: str | None = None
     _router: Router | None = None
+    _embedder: Embedder | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        """The memory notes' embedder, built on first use."""
+        if self._embedder is None:
+            self._embedder = embedder_for(self.settings)
+        return self._embedder
 
     @property
     def router(self) -> Router:

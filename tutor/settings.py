@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     hot_turns: int = Field(default=15, ge=1, le=100)
     hot_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     session_idle_minutes: int = Field(default=30, ge=1)
+    # Memory (memory/): notes recalled a turn, raw turns kept once summarised
+    memory_notes_per_turn: int = Field(default=3, ge=0, le=20)
+    memory_retention_days: int = Field(default=90, ge=1)
+    memory_batch_size: int = Field(default=500, ge=1)
     max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024)
     metrics_dir: Path | None = None
     log_level: str = "INFO"

@@ -15,16 +15,22 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from agents.base import Context
+from agents import asking
+from agents.base import Context, Outcome
 from agents.registry import build_dispatcher
+from memory import context as memory_context
+from memory import sessions
 from tutor import error_events, inbox, learners, leases, logs, metrics, outbox
 from tutor.dispatcher import Dispatcher
 from tutor.errors import ChannelError
 from tutor.i18n import t
 from tutor.inbox import InboxRow
+from tutor.llm.types import Task
 from tutor.messages import Reply
 from tutor.models import utcnow
 
@@ -32,6 +38,9 @@ if TYPE_CHECKING:
     from tutor.services import Services
 
 logger = logging.getLogger(__name__)
+
+#: Activities whose first reply may start with "last time you struggled with ...".
+WELCOME_AGENTS = frozenset({"conversation", "grammar", "vocabulary", "pronunciation", "lexicon"})
 
 MAX_PROCESS_ATTEMPTS = 3
 
@@ -132,6 +141,17 @@ class Worker:
         if recent is None:
             recent = learners.recent_turns(engine, learner.id, self.settings.hot_turns)
             services.hot.prime(learner.key, recent)
+        idle = timedelta(minutes=self.settings.session_idle_minutes)
+        with engine.connect() as connection:
+            remembered = memory_context.assemble(
+                connection,
+                learner.id,
+                inbound.text,
+                services.embedder,
+                now=utcnow(),
+                idle=idle,
+                k=self.settings.memory_notes_per_turn,
+            )
         context = Context(
             learner.key,
             learner.profile,
@@ -139,8 +159,9 @@ class Worker:
             tuple(recent),
             learner_id=learner.id,
             request_id=f"inbox-{row.id}",
+            memory=remembered,
         )
-        outcome = self.dispatcher.dispatch(inbound, context)
+        outcome = _welcomed_back(self.dispatcher.dispatch(inbound, context), context)
         profile = outcome.profile if outcome.profile is not None else learner.profile
         state = outcome.state if outcome.state is not None else learner.state
         replies = [reply.to_dict() for reply in outcome.replies]
@@ -150,7 +171,7 @@ class Worker:
                     logger.warning("message already processed elsewhere; skipping")
                     connection.rollback()
                     return
-                summary = learners.save_turn(
+                saved = learners.save_turn(
                     connection,
                     learner=learner,
                     inbox_id=row.id,
@@ -159,7 +180,7 @@ class Worker:
                     replies=replies,
                     profile=profile,
                     state=state,
-                    idle=timedelta(minutes=self.settings.session_idle_minutes),
+                    idle=idle,
                 )
                 error_events.record(
                     connection,
@@ -177,7 +198,9 @@ class Worker:
                     replies=outcome.replies,
                     correlation_id=row.correlation_id,
                 )
-            services.hot.remember(learner.key, summary, state)
+            services.hot.remember(learner.key, saved.turn, state)
+            if sessions.due_for_compression(saved.session_turns):
+                sessions.compress(engine, saved.session_id, self._compressor(context))
             metrics.PROCESSED.labels(inbound.channel.value, outcome.agent).inc()
             logger.info(
                 "message processed",
@@ -187,6 +210,35 @@ class Worker:
                     "queued_ms": round((utcnow() - row.received_at).total_seconds() * 1000, 1),
                 },
             )
+
+    def _compressor(self, context: Context) -> Callable[[list[dict[str, Any]]], str | None] | None:
+        """The fast model writing a long session's compressed start (None offline)."""
+        router = self.services.router
+        if not router.tiers:
+            return None
+        target = str(context.profile.get("target_language") or "es")
+
+        def write(earlier: list[dict[str, Any]]) -> str | None:
+            transcript = "\n".join(
+                f"Learner: {turn.get('text', '')}\nTutor: {' / '.join(turn.get('reply', []))}"
+                for turn in earlier[-30:]
+            )
+            result = router.complete(
+                asking.request(
+                    context,
+                    target,
+                    task=Task.SUMMARISE,
+                    agent="memory",
+                    purpose="compress",
+                    template="summarise",
+                    learner_text=transcript,
+                    fallback=lambda: "",
+                    max_tokens=150,
+                )
+            )
+            return result.text.strip() if result.provider != "offline" else None
+
+        return write
 
     def _apologise(self, row: InboxRow) -> None:
         """Tell the learner something went wrong, in their language, when we give up."""
@@ -215,3 +267,16 @@ class Worker:
             adapter.acknowledge(chat_id, callback_id)
         except ChannelError:
             logger.info("could not acknowledge a button press")
+
+
+def _welcomed_back(outcome: Outcome, context: Context) -> Outcome:
+    """A learner back after a session with mistakes hears about them in the first reply
+    of a tutoring activity (not in menus, onboarding or settings)."""
+    if outcome.agent not in WELCOME_AGENTS or not outcome.replies:
+        return outcome
+    line = memory_context.welcome_back(context.memory, context.lang, utcnow())
+    if line is None:
+        return outcome
+    first = outcome.replies[0]
+    replies = (replace(first, text=f"{line}\n\n{first.text}"), *outcome.replies[1:])
+    return replace(outcome, replies=replies)

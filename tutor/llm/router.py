@@ -458,6 +458,10 @@ class Router:
 # Prompt assembly ---------------------------------------------------------------
 
 SYSTEM_VARIABLES = ("target_language", "explanation_language", "level")
+MEMORY_INTRO = (
+    "What you remember about this learner (use it when it helps this reply; never list it "
+    "or say you keep notes):"
+)
 
 
 def build_messages(request: LLMRequest) -> tuple[str, tuple[ChatMessage, ...]]:
@@ -471,6 +475,9 @@ def build_messages(request: LLMRequest) -> tuple[str, tuple[ChatMessage, ...]]:
     system = prompt("tutor_system").render(**{k: values[k] for k in SYSTEM_VARIABLES})
     task = prompt(request.template).render(**values)
     messages = (*request.history, ChatMessage("user", quote(request.learner_text)))
+    remembered = values.get("memory", "")
+    if remembered:
+        task += f"\n\n{MEMORY_INTRO}\n{remembered}"
     return f"{system}\n\n{task}", messages
 
 
