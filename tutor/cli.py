@@ -1,4 +1,5 @@
-"""The ``tutor`` command: serve, worker, scheduler, chat, doctor, db, telegram, inbox."""
+"""The ``tutor`` command: serve, worker, scheduler, chat, doctor, db, telegram, inbox,
+memory."""
 
 from __future__ import annotations
 
@@ -464,6 +465,51 @@ def inbox_stats() -> None:
     settings = _settings()
     counts = inbox_store.counts(_migrated_store(settings))
     click.echo("  ".join(f"{status}: {n}" for status, n in counts.items()))
+
+
+@main.group()
+def memory() -> None:
+    """What the tutor remembers: the nightly summaries."""
+
+
+@memory.command("nightly")
+@click.option(
+    "--now",
+    "any_hour",
+    is_flag=True,
+    help="Summarise every learner's yesterday now, not only those whose night it is.",
+)
+@click.option("--batch-size", type=int, default=None, help="Learners read at a time.")
+def memory_nightly(any_hour: bool, batch_size: int | None) -> None:
+    """Turn yesterday's sessions into memory notes (safe to rerun or interrupt)."""
+    from tqdm import tqdm
+
+    from memory import nightly
+    from memory.embeddings import embedder_for
+
+    settings = _settings()
+    engine = _migrated_store(settings)
+    with tqdm(unit="learner", disable=not sys.stderr.isatty()) as bar:
+
+        def set_total(total: int) -> None:
+            bar.total = total
+            bar.refresh()
+
+        report = nightly.run(
+            engine,
+            embedder_for(settings),
+            any_hour=any_hour,
+            retention_days=settings.memory_retention_days,
+            batch_size=batch_size or settings.memory_batch_size,
+            progress=bar.update,
+            total=set_total,
+        )
+    engine.dispose()
+    click.echo(
+        f"learners seen {report.seen}, summarised {report.done}, already done "
+        f"{report.skipped}, notes written {report.notes}, old turns pruned "
+        f"{report.pruned_turns}, in {report.seconds:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ class SavedTurn:
     turn: dict[str, Any]
     session_id: int
     session_turns: int
+    at: datetime
 
 
 def save_turn(
@@ -142,7 +143,7 @@ def save_turn(
             "created_at": now,
         },
     )
-    return SavedTurn(summary, conversation_id, length)
+    return SavedTurn(summary, conversation_id, length, now)
 
 
 def _append_to_session(

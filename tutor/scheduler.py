@@ -15,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from memory import nightly
 from tutor import learners
 
 if TYPE_CHECKING:
@@ -32,6 +33,22 @@ def close_idle_sessions(services: Services) -> None:
         logger.info("closed idle sessions", extra={"count": closed})
 
 
+def nightly_memory(services: Services) -> None:
+    """Summarise the day of each learner whose local night it is (memory/nightly.py)."""
+    settings = services.settings
+    report = nightly.run(
+        services.engine,
+        services.embedder,
+        retention_days=settings.memory_retention_days,
+        batch_size=settings.memory_batch_size,
+    )
+    if report.done:
+        logger.info(
+            "nightly memory notes written",
+            extra={"learners": report.done, "notes": report.notes, "seconds": report.seconds},
+        )
+
+
 def build_scheduler(services: Services, *, blocking: bool) -> BaseScheduler:
     scheduler: BaseScheduler = (
         BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
@@ -42,6 +59,16 @@ def build_scheduler(services: Services, *, blocking: bool) -> BaseScheduler:
         args=[services],
         minutes=1,
         id="close_idle_sessions",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        nightly_memory,
+        "interval",
+        args=[services],
+        minutes=15,  # each learner is summarised once, in the first run of their night
+        id="nightly_memory",
         replace_existing=True,
         coalesce=True,
         max_instances=1,

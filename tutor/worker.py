@@ -188,6 +188,7 @@ class Worker:
                     inbox_id=row.id,
                     text=inbound.text,
                     events=outcome.errors,
+                    now=saved.at,  # the turn's time: its session's summary counts them
                 )
                 outbox.add(
                     connection,
