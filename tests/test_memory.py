@@ -4,6 +4,7 @@ pruning old turns), and the notes most relevant to a message recalled at each tu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.fakes.groq import FakeGroq
 from tests.fakes.telegram import FakeTelegram
 from tests.support.harness import Harness
 from tests.test_cli import Tutor
+from tests.test_schema import _capture, _oracle_sql
 from tutor import learners
 from tutor.models import (
     conversations,
@@ -345,3 +347,20 @@ def test_the_nightly_job_runs_by_hand_and_twice_does_nothing_twice(
     assert "summarised 1, already done 0, notes written " in first.stdout
     second = runner("memory", "nightly", "--now", TUTOR_DATABASE_URL=database)
     assert "summarised 0, already done 1, notes written 0" in second.stdout
+
+
+def test_the_memory_statements_compile_for_oracle(harness: Harness) -> None:
+    """The memory tier's own queries, run on SQLite, then rendered for Oracle."""
+    engine = harness.services.engine
+    seen = _capture(engine)
+    _chat(harness, 1012)
+    _close_sessions(harness)
+    harness.telegram_says(1012, "Hola otra vez.")
+    nightly.run(engine, EMBEDDER, now=_night_after())
+    rendered = [_oracle_sql(statement) for statement in seen]
+    memory_sql = [sql for sql in rendered if "memory_" in sql or "conversations.summary" in sql]
+    assert len(memory_sql) >= 4
+    kinds = next(sql for sql in rendered if "FROM turns" in sql and "JSON_VALUE" in sql)
+    assert "JSON_VALUE(turns.inbound, " in kinds  # the message kind read inside the JSON
+    latest = next(sql for sql in rendered if "conversations.summary" in sql and "SELECT" in sql)
+    assert re.search(r"FETCH FIRST \S+ ROWS ONLY", latest) and "LIMIT" not in latest
