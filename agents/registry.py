@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from agents.base import Agent
 from agents.conversation import ConversationAgent
+from agents.data import DataAgent
 from agents.grammar import GrammarAgent, GrammarChecker
 from agents.lexicon import LexiconAgent
 from agents.library import Library
@@ -62,6 +63,7 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
                 services.settings, secret_key(services.settings), text, language
             ),
         ),
+        "data": DataAgent(services.engine, services.redis, conversation, hot=services.hot),
         "progress": ProgressAgent(
             services.engine,
             public_url=services.settings.public_url,

@@ -9,7 +9,10 @@ without duplicating anything. A note the learner (or a teacher) says is wrong ke
 its row, marked, so the nightly job does not write it again, and is never used.
 
 Retrieval is exact cosine similarity with numpy over the learner's own notes: a
-learner has tens of notes, so a scan costs microseconds and needs no index.
+learner has tens of notes, so a scan costs microseconds and needs no index. Where
+the database has a native vector column (pgvector, Oracle 23ai: :mod:`memory.vectors`)
+the notes' vectors are stored there too and the database ranks them, so a turn reads
+``k`` rows instead of every vector.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from memory.embeddings import Embedder
+from memory import vectors
+from memory.embeddings import Embedder, strict
 from tutor.i18n import name_of, t
 from tutor.models import memory_notes, utcnow
 
@@ -89,9 +93,11 @@ def write(
     wanted = [d for d in drafts if d.key not in existing or existing[d.key].wrong_at is None]
     if not wanted:
         return 0
-    vectors = embedder.embed([d.text for d in wanted])
+    # Without the turn-time fallback: a failing embedder raises here rather than storing
+    # empty vectors, and the caller's transaction (the learner's night) is retried later.
+    rows = strict(embedder).embed([d.text for d in wanted])
     name = embedder_name(embedder)
-    for draft, vector in zip(wanted, vectors, strict=True):
+    for draft, vector in zip(wanted, rows, strict=True):
         values = {
             "kind": draft.kind,
             "facts": draft.facts,
@@ -112,6 +118,10 @@ def write(
                     learner_id=learner_id, key=draft.key, created_at=now, **values
                 )
             )
+    found = vectors.column(connection)
+    if found.present:
+        fits = found.fits(rows.shape[1])
+        vectors.store(connection, learner_id, [d.key for d in wanted], rows if fits else None)
     return len(wanted)
 
 
@@ -148,7 +158,13 @@ def relevant(
     embedder: str | None = None,
 ) -> list[tuple[Note, float]]:
     """The ``k`` notes most similar to ``query_vector`` (cosine), best first; notes marked
-    wrong, without a vector, or embedded by another embedder are left out."""
+    wrong, without a vector, or embedded by another embedder are left out. The database
+    ranks them where it has the vector column and the width fits, else numpy does."""
+    if k <= 0 or not np.any(query_vector):
+        return []
+    query_vector = np.asarray(query_vector, dtype=np.float32)
+    if embedder is not None and vectors.column(connection).fits(query_vector.shape[0]):
+        return _relevant_in_database(connection, learner_id, query_vector, k, embedder)
     query = select(*_COLUMNS, memory_notes.c.embedding, memory_notes.c.embedder).where(
         memory_notes.c.learner_id == learner_id, memory_notes.c.wrong_at.is_(None)
     )
@@ -157,16 +173,47 @@ def relevant(
         for row in connection.execute(query)
         if row.embedding and (embedder is None or row.embedder == embedder)
     ]
-    if not rows or k <= 0 or not np.any(query_vector):
+    scores = _scores([row.embedding for row in rows], query_vector)
+    if scores is None:
         return []
-    matrix = np.frombuffer(b"".join(row.embedding for row in rows), dtype="<f4").reshape(
-        len(rows), -1
-    )
-    if matrix.shape[1] != query_vector.shape[0]:
-        return []
-    scores = matrix @ query_vector.astype(np.float32)
     best = np.argsort(-scores, kind="stable")[:k]
     return [(_note(rows[i]), float(scores[i])) for i in best if scores[i] > 0]
+
+
+def _scores(blobs: Sequence[bytes], query_vector: npt.NDArray[np.float32]) -> Any:
+    """Cosine similarities of stored (normalised) vectors to the query; None when there are
+    none or their width differs from the query's."""
+    if not blobs:
+        return None
+    matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
+    if matrix.shape[1] != query_vector.shape[0]:
+        return None
+    return matrix @ query_vector
+
+
+def _relevant_in_database(
+    connection: Connection,
+    learner_id: int,
+    query_vector: npt.NDArray[np.float32],
+    k: int,
+    embedder: str,
+) -> list[tuple[Note, float]]:
+    found, pending = vectors.nearest(connection, learner_id, query_vector, k, embedder)
+    scores = _scores([blob for _, blob in pending], query_vector)
+    if scores is not None:  # notes whose vector column is still empty, ranked here
+        found += [
+            (note_id, float(score)) for (note_id, _), score in zip(pending, scores, strict=True)
+        ]
+    ranked = sorted([pair for pair in found if pair[1] > 0], key=lambda pair: -pair[1])[:k]
+    if not ranked:
+        return []
+    rows = {
+        int(row.id): row
+        for row in connection.execute(
+            select(*_COLUMNS).where(memory_notes.c.id.in_([note_id for note_id, _ in ranked]))
+        )
+    }
+    return [(_note(rows[note_id]), score) for note_id, score in ranked if note_id in rows]
 
 
 def forget(engine: Engine, learner_id: int, note_id: int) -> bool:

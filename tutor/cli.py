@@ -512,5 +512,61 @@ def memory_nightly(any_hour: bool, batch_size: int | None) -> None:
     )
 
 
+@main.group()
+def learner() -> None:
+    """One learner's data: export it, or erase it everywhere."""
+
+
+@learner.command("export")
+@click.argument("key")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the JSON here instead of to standard output.",
+)
+def learner_export(key: str, out: Path | None) -> None:
+    """Everything stored about learner KEY (e.g. telegram:12345) as JSON."""
+    from memory import export
+
+    settings = _settings()
+    engine = _migrated_store(settings)
+    try:
+        with engine.connect() as connection:
+            document = export.collect(connection, key)
+    finally:
+        engine.dispose()
+    if document is None:
+        raise click.ClickException(f"no learner {key!r}")
+    data = export.render(document)
+    if out is None:
+        click.echo(data.decode())
+        return
+    out.write_bytes(data)
+    click.echo(f"{key}: written to {out}", err=True)
+
+
+@learner.command("delete")
+@click.argument("key")
+@click.option("--yes", is_flag=True, help="Confirm: the erasure cannot be undone.")
+def learner_delete(key: str, yes: bool) -> None:
+    """Erase learner KEY everywhere: SQL rows, Redis keys and cached answers."""
+    from memory import erase
+
+    if not yes:
+        raise click.ClickException("this erases the learner for good: add --yes to confirm")
+    settings = _settings()
+    _migrated_store(settings).dispose()  # refuses a store without a schema, with advice
+    services = _services(settings, migrate_embedded=False)
+    try:
+        erasure = erase.erase(services.engine, services.redis, key, hot=services.hot)
+    finally:
+        services.close()
+    if not erasure.found:
+        raise click.ClickException(f"no learner {key!r}")
+    click.echo(f"{key}: erased")
+    for line in erasure.lines():
+        click.echo(f"  {line}")
+
+
 if __name__ == "__main__":
     main()

@@ -377,6 +377,79 @@ CATALOG: dict[str, dict[str, str]] = {
     "feature_progress": {"en": "Your progress report", "es": "Tu informe de progreso"},
     "feature_subscription": {"en": "Subscriptions", "es": "Las suscripciones"},
     "feature_data": {"en": "Exporting or deleting your data", "es": "Exportar o borrar tus datos"},
+    # Your data: what is remembered, export, erasure (agents/data.py)
+    "data_remember_intro": {
+        "en": "Here's what I keep in mind:",
+        "es": "Esto es lo que tengo presente:",
+    },
+    "data_remember_how": {
+        "en": 'Send "forget 2" to remove one, or "2 is wrong" if it isn\'t true (I\'ll never '
+        'use it). You can also ask "export my data" or "delete my data".',
+        "es": 'Manda "olvida la 2" para quitar una, o "la 2 está mal" si no es cierta (no la '
+        'usaré nunca). También puedes pedir "exportar mis datos" o "borrar mis datos".',
+    },
+    "data_remember_nothing": {
+        "en": "I don't remember anything about you yet 🙂 As you practise, I'll note mistakes "
+        "that repeat, what helps you and your milestones, and you'll see them here.",
+        "es": "Todavía no recuerdo nada sobre ti 🙂 Cuando practiques, anotaré los errores "
+        "que se repiten, lo que te ayuda y tus logros, y los verás aquí.",
+    },
+    "data_last_session": {
+        "en": "Last session, {when}: {turns} messages.",
+        "es": "Última sesión, {when}: {turns} mensajes.",
+    },
+    "data_last_session_hard": {
+        "en": "Last session, {when}: {turns} messages; hardest: {label}.",
+        "es": "Última sesión, {when}: {turns} mensajes; lo más difícil: {label}.",
+    },
+    "data_forgot": {
+        "en": "Done, I've forgotten it: «{note}»",
+        "es": "Hecho, lo he olvidado: «{note}»",
+    },
+    "data_marked_wrong": {
+        "en": "Thanks for telling me! I won't use it again: «{note}»",
+        "es": "¡Gracias por avisarme! No volveré a usarla: «{note}»",
+    },
+    "data_no_such_note": {
+        "en": "I don't have a note {number}: pick a number from 1 to {count}.",
+        "es": "No tengo una nota {number}: elige un número del 1 al {count}.",
+    },
+    "data_note_gone": {
+        "en": "Note {number} is already gone.",
+        "es": "La nota {number} ya no está.",
+    },
+    "data_export_ready": {
+        "en": "Here's everything I have stored about you, as a JSON file 📎",
+        "es": "Aquí tienes todo lo que guardo sobre ti, en un archivo JSON 📎",
+    },
+    "data_export_elsewhere": {
+        "en": 'The export is a file, and this chat can\'t show files. Ask "export my data" on '
+        "Telegram or WhatsApp.",
+        "es": 'La exportación es un archivo, y este chat no muestra archivos. Pide "exportar '
+        'mis datos" en Telegram o WhatsApp.',
+    },
+    "data_delete_confirm": {
+        "en": "This deletes everything I have stored about you: profile, messages, progress, "
+        "reviews and notes. It can't be undone. Are you sure?",
+        "es": "Esto borra todo lo que guardo sobre ti: perfil, mensajes, progreso, repasos y "
+        "notas. No se puede deshacer. ¿Seguro?",
+    },
+    "data_delete_yes": {"en": "Yes, delete it all", "es": "Sí, bórralo todo"},
+    "data_delete_no": {"en": "No, keep it", "es": "No, mejor no"},
+    "data_delete_kept": {
+        "en": "Okay, I haven't deleted anything. Everything stays as it was.",
+        "es": "Vale, no he borrado nada. Todo sigue como estaba.",
+    },
+    "data_deleted": {
+        "en": "Done: everything I had stored about you is deleted 👋 If you write again, "
+        "we'll start from scratch.",
+        "es": "Hecho: he borrado todo lo que guardaba sobre ti 👋 Si vuelves a escribir, "
+        "empezaremos desde cero.",
+    },
+    "data_unavailable": {
+        "en": "I couldn't find your record just now; please try again in a moment.",
+        "es": "No encuentro tu ficha ahora mismo; inténtalo de nuevo en un momento.",
+    },
     # Memory (memory/)
     "memory_welcome_back": {
         "en": "👋 Welcome back! {when} you struggled with {label} ({count}×), e.g. «{wrong}» → "

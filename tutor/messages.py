@@ -173,11 +173,27 @@ class Invoice:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a reply, built at send time and never stored."""
+
+    filename: str
+    mime_type: str
+    content: bytes = field(repr=False)
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What the tutor says back: text, optionally numbered options, media refs.
 
     Options are always written as a numbered list in the text, so typing "2"
     works everywhere; channels may add buttons on top.
+
+    ``document`` names a file the outbox builds from the database when it sends the
+    reply (``"export"``: everything stored about the learner), so the file itself is
+    never stored; the built file travels in ``attachment``, which is not serialised.
+    ``scrub_when_sent`` marks the goodbye to a learner whose data was erased: once
+    sent, its outbox row keeps nothing that points to them.
     """
 
     text: str = ""
@@ -186,6 +202,9 @@ class Reply:
     image_url: str | None = None
     template: Template | None = None
     invoice: Invoice | None = None
+    document: str | None = None
+    scrub_when_sent: bool = False
+    attachment: Attachment | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", nfc(self.text))
@@ -213,6 +232,8 @@ class Reply:
                 else None
             ),
             "invoice": self.invoice.to_dict() if self.invoice else None,
+            **({"document": self.document} if self.document else {}),
+            **({"scrub_when_sent": True} if self.scrub_when_sent else {}),
         }
 
     @classmethod
@@ -230,6 +251,8 @@ class Reply:
                 else None
             ),
             invoice=Invoice(**invoice) if invoice else None,
+            document=data.get("document"),
+            scrub_when_sent=bool(data.get("scrub_when_sent", False)),
         )
 
 

@@ -4,6 +4,11 @@ Replies are written in the same transaction that marks their inbox row done,
 so a crash after processing never loses them; sending happens afterwards.
 A retryable failure holds back the learner's later replies (order matters)
 until its next attempt; a permanent one becomes a dead letter.
+
+A reply naming a ``document`` gets its file built from the database at send time
+(the data export: :mod:`memory.export`), so the file is never stored here. A reply
+marked ``scrub_when_sent`` (the goodbye to an erased learner) is emptied once sent
+(:func:`memory.erase.scrub_sent`).
 """
 
 from __future__ import annotations
@@ -12,22 +17,28 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from memory import erase, export
 from tutor import logs
 from tutor.channels.base import ChannelAdapter
 from tutor.errors import PermanentSendError, RetryableSendError
 from tutor.inbox import add_dead_letter
-from tutor.messages import Channel, Reply
+from tutor.messages import Attachment, Channel, Reply
 from tutor.models import outbox, utcnow
 
 logger = logging.getLogger(__name__)
 
 #: Waits up to this long inside the worker before leaving a retry to the sweeper.
 INLINE_RETRY_LIMIT = 5.0
+
+#: Builds a named document for a learner at send time; None when there is nothing to send.
+DocumentBuilder = Callable[[str, str], Attachment | None]
 
 
 def add(
@@ -83,8 +94,10 @@ class Sender:
         max_backoff: float = 30.0,
         on_result: Callable[[str, str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        documents: DocumentBuilder | None = None,
     ) -> None:
         self._engine = engine
+        self._documents = documents or self._stored_documents
         self._channels = channels
         self._max_attempts = max_attempts
         self._base = base_backoff
@@ -134,7 +147,8 @@ class Sender:
         try:
             if adapter is None:
                 raise PermanentSendError(f"channel {channel.value} is not configured")
-            ids = adapter.send(row["chat_id"], Reply.from_dict(row["reply"]))
+            reply = self._with_document(row["learner_key"], Reply.from_dict(row["reply"]))
+            ids = adapter.send(row["chat_id"], reply)
         except RetryableSendError as exc:
             if attempt >= self._max_attempts:
                 self._dead(row, attempt, f"{type(exc).__name__}: {exc}")
@@ -162,14 +176,20 @@ class Sender:
             self._dead(row, attempt, f"{type(exc).__name__}: {exc}")
             return None
         sent_at = utcnow()
-        self._update(
-            row["id"],
-            status="sent",
-            attempts=attempt,
-            sent_at=sent_at,
-            provider_message_ids=ids,
-            error=None,
-        )
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(outbox)
+                .where(outbox.c.id == row["id"])
+                .values(
+                    status="sent",
+                    attempts=attempt,
+                    sent_at=sent_at,
+                    provider_message_ids=ids,
+                    error=None,
+                )
+            )
+            if row["reply"].get("scrub_when_sent"):
+                erase.scrub_sent(connection, row["id"], row["learner_key"])
         logger.info(
             "reply sent",
             extra={
@@ -184,6 +204,7 @@ class Sender:
         logger.error(
             "send failed for good; dead letter", extra={"outbox_id": row["id"], "attempt": attempt}
         )
+        scrub = bool(row["reply"].get("scrub_when_sent"))
         with self._engine.begin() as connection:
             connection.execute(
                 update(outbox)
@@ -195,11 +216,31 @@ class Sender:
                 "outbox",
                 row["id"],
                 row["channel"],
-                row["learner_key"],
+                erase.ERASED if scrub else row["learner_key"],
                 error,
                 row["correlation_id"],
             )
+            if scrub:
+                erase.scrub_sent(connection, row["id"], row["learner_key"])
         self._on_result(row["channel"], "dead")
+
+    def _with_document(self, learner_key: str, reply: Reply) -> Reply:
+        """``reply`` with its named document built now (the row only names it)."""
+        if not reply.document:
+            return reply
+        try:
+            attachment = self._documents(learner_key, reply.document)
+        except SQLAlchemyError as exc:
+            raise RetryableSendError(f"could not build the {reply.document} document") from exc
+        if attachment is None:
+            raise PermanentSendError(f"no {reply.document} document for this learner")
+        return replace(reply, attachment=attachment)
+
+    def _stored_documents(self, learner_key: str, name: str) -> Attachment | None:
+        """The documents the service knows how to build: the learner's data export."""
+        if name == "export":
+            return export.attachment(self._engine, learner_key)
+        raise PermanentSendError(f"unknown document {name!r}")
 
     def _update(self, row_id: int, **values: Any) -> None:
         with self._engine.begin() as connection:

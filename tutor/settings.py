@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     memory_notes_per_turn: int = Field(default=3, ge=0, le=20)
     memory_retention_days: int = Field(default=90, ge=1)
     memory_batch_size: int = Field(default=500, ge=1)
+    # Embeddings of memory notes and messages (memory/embeddings.py). No base URL: the
+    # offline hashing embedder. Else any OpenAI-style /embeddings endpoint; the base URL
+    # is the API root with its version, e.g. https://api.openai.com/v1 or
+    # http://localhost:11434/v1 (Ollama). Dimensions 0: the model's own width.
+    embeddings_base_url: str = ""
+    embeddings_api_key: SecretStr | None = None
+    embeddings_model: str = "text-embedding-3-small"
+    embeddings_dimensions: int = Field(default=0, ge=0, le=16_000)
+    embeddings_batch_size: int = Field(default=64, ge=1, le=2048)
+    embeddings_timeout_seconds: float = Field(default=3.0, gt=0)
+    embeddings_cooldown_seconds: float = Field(default=30.0, ge=0)  # after a failure
     max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024)
     metrics_dir: Path | None = None
     log_level: str = "INFO"

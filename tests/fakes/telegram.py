@@ -10,6 +10,8 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 
 from .server import FakeResponse, FakeServer, RecordedRequest
@@ -30,6 +32,36 @@ class SentMessage:
     def text(self) -> str | None:
         value = self.payload.get("text")
         return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent as a multipart/form-data part."""
+
+    filename: str
+    mime_type: str
+    content: bytes
+
+
+def form_data(request: RecordedRequest) -> dict[str, str | Upload]:
+    """The fields of a multipart/form-data body: text as str, files as Upload."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return {}
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + request.body)
+    fields: dict[str, str | Upload] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        content = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(content, bytes):
+            continue
+        filename = part.get_filename()
+        if filename is None:
+            fields[name] = content.decode()
+        else:
+            fields[name] = Upload(filename, part.get_content_type(), content)
+    return fields
 
 
 def _error(code: int, description: str, **parameters: Any) -> FakeResponse:
@@ -76,6 +108,16 @@ class FakeTelegram(FakeServer):
             and (chat_id is None or message.chat_id == str(chat_id))
         ]
 
+    def documents(self, chat_id: str | int | None = None) -> list[Upload]:
+        """Files uploaded with sendDocument, optionally to one chat."""
+        return [
+            message.payload["document"]
+            for message in self.sent
+            if message.method == "sendDocument"
+            and isinstance(message.payload.get("document"), Upload)
+            and (chat_id is None or message.chat_id == str(chat_id))
+        ]
+
     def block(self, chat_id: str | int) -> None:
         """Make the chat answer 403 'bot was blocked by the user'."""
         self.blocked_chats.add(str(chat_id))
@@ -99,6 +141,7 @@ class FakeTelegram(FakeServer):
         params: dict[str, Any] = {key: values[-1] for key, values in request.query.items()}
         if isinstance(request.json, dict):
             params.update(request.json)
+        params.update(form_data(request))
         handler = getattr(self, f"_api_{parts[1]}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
@@ -136,6 +179,26 @@ class FakeTelegram(FakeServer):
             return _error(400, "Bad Request: there is no photo in the request")
         photo = [{"file_id": "photo-1", "width": 90, "height": 90}]
         return self._record("sendPhoto", params, {"photo": photo})
+
+    def _api_sendDocument(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        document = params.get("document")
+        if isinstance(document, Upload):
+            if not document.content:
+                return _error(400, "Bad Request: file must be non-empty")
+            sent = {
+                "file_id": f"document-{len(self.sent) + 1}",
+                "file_name": document.filename,
+                "mime_type": document.mime_type,
+                "file_size": len(document.content),
+            }
+            return self._record("sendDocument", params, {"document": sent})
+        if not isinstance(document, str) or not document:
+            return _error(400, "Bad Request: there is no document in the request")
+        if document.startswith(("http://", "https://")) and not document.lower().endswith(
+            (".pdf", ".zip", ".gif")
+        ):  # by URL, Telegram fetches only GIF, PDF and ZIP files
+            return _error(400, "Bad Request: wrong type of the web page content")
+        return self._record("sendDocument", params, {"document": {"file_id": document}})
 
     def _api_sendInvoice(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
         prices = params.get("prices")

@@ -17,10 +17,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from .server import FakeResponse, FakeServer, RecordedRequest
+from .telegram import Upload, form_data
 
 DEFAULT_PHONE_NUMBER_ID = "106540352242922"
 DEFAULT_ACCESS_TOKEN = "EAAG-test-access-token"
 _VERSION = re.compile(r"^/v\d+\.\d+(?=/)")
+#: What the Cloud API accepts as an uploaded document (JSON is not among them).
+DOCUMENT_TYPES = frozenset(
+    {
+        "text/plain",
+        "application/pdf",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
+UPLOAD_TYPES = DOCUMENT_TYPES | {"audio/ogg", "audio/mpeg", "image/jpeg", "image/png"}
 
 
 def sign(body: bytes, app_secret: str) -> str:
@@ -65,6 +80,7 @@ class FakeWhatsApp(FakeServer):
         self.access_token = access_token
         self.outside_window: set[str] = set()
         self.media: dict[str, tuple[str, bytes]] = {}
+        self.uploads: dict[str, Upload] = {}
         self._sent: list[SentWhatsApp] = []
         self._ids = itertools.count(1)
         self._state = threading.Lock()
@@ -80,6 +96,17 @@ class FakeWhatsApp(FakeServer):
     def sent_texts(self, to: str | None = None) -> list[str]:
         """Texts (plain or interactive body) of accepted messages, optionally to one user."""
         return [m.text for m in self.sent if m.text is not None and (to is None or m.to == to)]
+
+    def documents(self, to: str | None = None) -> list[Upload]:
+        """Files sent as document messages (uploaded first), optionally to one user."""
+        found = []
+        for message in self.sent:
+            if message.body.get("type") != "document" or (to is not None and message.to != to):
+                continue
+            upload = self.uploads.get(str(message.body["document"].get("id")))
+            if upload is not None:
+                found.append(upload)
+        return found
 
     def close_window(self, to: str) -> None:
         """Refuse free-form messages to ``to`` with 131047, as after 24 h of silence."""
@@ -97,6 +124,8 @@ class FakeWhatsApp(FakeServer):
         path = _VERSION.sub("", request.path)
         if request.method == "POST" and path == f"/{self.phone_number_id}/messages":
             return self._message(request.json)
+        if request.method == "POST" and path == f"/{self.phone_number_id}/media":
+            return self._upload(form_data(request))
         if request.method == "GET" and path.startswith("/media-download/"):
             return self._download(path.removeprefix("/media-download/"))
         if request.method == "GET" and path.count("/") == 1:
@@ -130,6 +159,21 @@ class FakeWhatsApp(FakeServer):
             {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": wamid}]},
         )
 
+    def _upload(self, fields: dict[str, str | Upload]) -> FakeResponse:
+        """``POST /{phone-number-id}/media``: multipart with messaging_product, type, file."""
+        if fields.get("messaging_product") != "whatsapp":
+            return graph_error(400, 100, "The parameter messaging_product is required.")
+        upload = fields.get("file")
+        if not isinstance(upload, Upload) or not upload.content:
+            return graph_error(400, 100, "The parameter file is required.")
+        mime_type = fields.get("type") or upload.mime_type
+        if mime_type not in UPLOAD_TYPES or upload.mime_type not in UPLOAD_TYPES:
+            return graph_error(400, 131053, f"(#131053) Media upload error: {mime_type}")
+        with self._state:
+            media_id = f"{9_000_000 + len(self.uploads) + 1}"
+            self.uploads[media_id] = upload
+        return FakeResponse(200, {"id": media_id})
+
     def _media_url(self, media_id: str) -> FakeResponse:
         if media_id not in self.media:
             return graph_error(400, 100, "Unsupported get request. Object does not exist")
@@ -161,6 +205,10 @@ def _validate(body: dict[str, Any]) -> str:
             return "text.body must be 1-4096 characters"
     elif kind == "interactive":
         return _validate_interactive(body.get("interactive", {}))
+    elif kind == "document":
+        document = body.get("document", {})
+        if not document.get("link") and not document.get("id"):
+            return "document needs a link or id"
     elif kind in ("audio", "image"):
         if not body.get(kind, {}).get("link") and not body.get(kind, {}).get("id"):
             return f"{kind} needs a link or id"

@@ -27,7 +27,7 @@ from tutor.errors import (
     RetryableSendError,
     SignatureError,
 )
-from tutor.messages import Channel, Inbound, Kind, Media, Reply
+from tutor.messages import Attachment, Channel, Inbound, Kind, Media, Reply
 
 __all__ = ["ALLOWED_UPDATES", "TelegramClient", "parse_update", "render", "verify_secret"]
 
@@ -267,24 +267,49 @@ class TelegramClient:
         return "TelegramClient(<token hidden>)"
 
     def send(self, chat_id: str, reply: Reply) -> list[str]:
-        """Send every part of ``reply``; return the Bot API message ids."""
+        """Send every part of ``reply`` (a document last); return the Bot API message ids."""
         ids: list[str] = []
         for method, payload in render(reply):
-            result = self.call(method, {"chat_id": chat_id, **payload})
-            if not isinstance(result, dict) or "message_id" not in result:
-                raise RetryableSendError(f"telegram {method}: result has no message_id")
-            ids.append(str(result["message_id"]))
+            ids.append(_message_id(method, self.call(method, {"chat_id": chat_id, **payload})))
+        if reply.document:
+            if reply.attachment is None:
+                raise PermanentSendError("telegram sendDocument: the document was not built")
+            ids.append(self.send_document(chat_id, reply.attachment))
         return ids
+
+    def send_document(self, chat_id: str, attachment: Attachment) -> str:
+        """Upload ``attachment`` with sendDocument (multipart: Telegram fetches only GIF, PDF
+        and ZIP files by URL); return the message id."""
+        fields = {"chat_id": chat_id}
+        if attachment.caption:
+            fields["caption"] = attachment.caption[:1024]
+        upload = (attachment.filename, attachment.content, attachment.mime_type)
+        result = self.call("sendDocument", fields, files={"document": upload})
+        return _message_id("sendDocument", result)
 
     def acknowledge(self, chat_id: str, callback_id: str) -> None:
         """Stop the button's spinner (answerCallbackQuery)."""
         self.call("answerCallbackQuery", {"callback_query_id": callback_id})
 
-    def call(self, method: str, payload: dict[str, Any] | None = None) -> Any:
-        """POST one Bot API method and return its ``result``; errors become ChannelErrors."""
+    def call(
+        self,
+        method: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+    ) -> Any:
+        """POST one Bot API method and return its ``result``; errors become ChannelErrors.
+
+        With ``files`` the call is multipart/form-data and ``payload`` its text fields.
+        """
         url = f"{self._base}/{method}"
         try:
-            response = self._http.post(url, json=payload or {}, timeout=self._timeout)
+            if files:
+                response = self._http.post(
+                    url, data=payload or {}, files=files, timeout=self._timeout
+                )
+            else:
+                response = self._http.post(url, json=payload or {}, timeout=self._timeout)
         except httpx.TimeoutException as exc:
             raise RetryableSendError(f"telegram {method}: timed out") from exc
         except httpx.HTTPError as exc:
@@ -317,6 +342,12 @@ class TelegramClient:
         """Current webhook URL, pending update count and last error."""
         result = self.call("getWebhookInfo")
         return result if isinstance(result, dict) else {}
+
+
+def _message_id(method: str, result: Any) -> str:
+    if not isinstance(result, dict) or "message_id" not in result:
+        raise RetryableSendError(f"telegram {method}: result has no message_id")
+    return str(result["message_id"])
 
 
 def _result(method: str, response: httpx.Response) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tutor.channels.whatsapp_render import render
+from tutor.channels.whatsapp_render import document_message, render
 from tutor.errors import (
     OutsideWindowError,
     PayloadError,
@@ -26,7 +26,7 @@ from tutor.errors import (
     RetryableSendError,
     SignatureError,
 )
-from tutor.messages import Channel, Inbound, Kind, Media, Reply, Template
+from tutor.messages import Attachment, Channel, Inbound, Kind, Media, Reply, Template
 
 __all__ = [
     "DeliveryStatus", "WhatsAppBatch", "WhatsAppClient", "parse_webhook", "render",
@@ -38,6 +38,19 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 RATE_LIMIT_CODES = frozenset({4, 80007, 130429, 131056})
 TEMPORARY_CODES = frozenset({2, 131016})  # "API service" / "service unavailable"
+#: The document types the Cloud API delivers; JSON and other text go as text/plain.
+DOCUMENT_TYPES = frozenset(
+    {
+        "text/plain",
+        "application/pdf",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
 OUTSIDE_WINDOW_CODE = 131047
 # Not a learner turn: reactions (a 👍 needs no answer), edits, deletions, system notices.
 IGNORED_TYPES = frozenset({"reaction", "edit", "revoke", "system"})
@@ -267,6 +280,7 @@ class WhatsAppClient:
     ) -> None:
         self._api_url = api_url.rstrip("/")
         self._messages_url = f"{self._api_url}/{phone_number_id}/messages"
+        self._media_url = f"{self._api_url}/{phone_number_id}/media"
         self._headers = {"Authorization": f"Bearer {access_token}"}
         self._http = http
         self._timeout = timeout
@@ -275,8 +289,40 @@ class WhatsAppClient:
         return "WhatsAppClient(<token hidden>)"
 
     def send(self, chat_id: str, reply: Reply) -> list[str]:
-        """Send every part of ``reply``; return the wamids."""
-        return [self._post_message(body) for body in render(reply, chat_id)]
+        """Send every part of ``reply`` (a document last); return the wamids."""
+        ids = [self._post_message(body) for body in render(reply, chat_id)]
+        if reply.document:
+            if reply.attachment is None:
+                raise PermanentSendError("whatsapp document: the document was not built")
+            ids.append(self.send_document(chat_id, reply.attachment))
+        return ids
+
+    def send_document(self, to: str, attachment: Attachment) -> str:
+        """Upload ``attachment`` (``POST /{phone-number-id}/media``, multipart), then send it
+        as a document message; return its wamid."""
+        media_id = self.upload(attachment)
+        body = document_message(to, media_id, attachment.filename, attachment.caption)
+        return self._post_message(body)
+
+    def upload(self, attachment: Attachment) -> str:
+        """Upload a file for sending; return its media id."""
+        mime = _document_type(attachment.mime_type)
+        try:
+            response = self._http.post(
+                self._media_url,
+                data={"messaging_product": "whatsapp", "type": mime},
+                files={"file": (attachment.filename, attachment.content, mime)},
+                headers=self._headers,
+                timeout=self._timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise RetryableSendError("whatsapp media upload: timed out") from exc
+        except httpx.HTTPError as exc:
+            raise RetryableSendError(f"whatsapp media upload: {type(exc).__name__}") from exc
+        media_id = _graph_result(response).get("id")
+        if not isinstance(media_id, str) or not media_id:
+            raise RetryableSendError("whatsapp media upload: response has no id")
+        return media_id
 
     def acknowledge(self, chat_id: str, callback_id: str) -> None:
         """WhatsApp buttons have no spinner to stop."""
@@ -312,6 +358,15 @@ class WhatsAppClient:
         except httpx.HTTPError as exc:
             raise RetryableSendError(f"whatsapp: {type(exc).__name__}") from exc
         return _graph_result(response)
+
+
+def _document_type(mime_type: str) -> str:
+    """The type to upload a document as: JSON and other text files go as text/plain."""
+    if mime_type in DOCUMENT_TYPES:
+        return mime_type
+    if mime_type.startswith("text/") or mime_type == "application/json":
+        return "text/plain"
+    raise PermanentSendError(f"whatsapp cannot send a {mime_type} document")
 
 
 def _graph_result(response: httpx.Response) -> dict[str, Any]:

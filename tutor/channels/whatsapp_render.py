@@ -11,6 +11,7 @@ INTERACTIVE_BODY_LIMIT = 1024
 MAX_BUTTONS, BUTTON_TITLE_LIMIT, BUTTON_ID_LIMIT = 3, 20, 256
 MAX_ROWS, ROW_TITLE_LIMIT, ROW_ID_LIMIT = 10, 24, 200
 LIST_BUTTON_LIMIT = 20
+DOCUMENT_CAPTION_LIMIT = 1024
 
 
 def address(to: str) -> dict[str, str]:
@@ -24,7 +25,7 @@ def render(reply: Reply, to: str, *, list_button: str = "Choose") -> list[dict[s
     A reply carrying a template is sent as that template alone (its text is the fallback
     for other channels): free-form parts would fail outside the 24-hour window anyway.
     """
-    envelope = {"messaging_product": "whatsapp", "recipient_type": "individual", **address(to)}
+    envelope = _envelope(to)
     if reply.template is not None:
         return [{**envelope, **template_message(reply.template)}]
     parts = _text_parts(reply, list_button)
@@ -36,6 +37,18 @@ def render(reply: Reply, to: str, *, list_button: str = "Choose") -> list[dict[s
         # Native WhatsApp Pay exists only in India and Brazil: elsewhere, a payment link.
         parts.append(_text(f"{reply.invoice.title}: {reply.invoice.url}"))
     return [{**envelope, **part} for part in parts]
+
+
+def document_message(to: str, media_id: str, filename: str, caption: str = "") -> dict[str, Any]:
+    """A document message for an uploaded media id; the filename picks the icon shown."""
+    document = {"id": media_id, "filename": filename}
+    if caption:
+        document["caption"] = caption[:DOCUMENT_CAPTION_LIMIT]
+    return {**_envelope(to), "type": "document", "document": document}
+
+
+def _envelope(to: str) -> dict[str, Any]:
+    return {"messaging_product": "whatsapp", "recipient_type": "individual", **address(to)}
 
 
 def template_message(template: Template) -> dict[str, Any]:
