@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from memory import notes
-from memory.embeddings import Embedder
+from memory.embeddings import Embedder, EmbeddingError
 from tutor.i18n import name_of
 from tutor.models import (
     card_reviews,
@@ -72,6 +72,7 @@ class Report:
     seen: int = 0
     done: int = 0
     skipped: int = 0  # already done for that day (another run, or before a crash)
+    failed: int = 0  # left for the next run (the embedder was unavailable)
     notes: int = 0
     pruned_turns: int = 0
     seconds: float = 0.0
@@ -189,6 +190,11 @@ def _one(
             report.pruned_turns += prune(connection, learner.id, now - timedelta(retention_days))
     except IntegrityError:
         report.skipped += 1  # another run finished this learner first
+        return
+    except EmbeddingError as exc:
+        # The hosted embedder is down: nothing was written, the next run retries them.
+        logger.warning("notes not embedded; learner left for the next run: %s", exc)
+        report.failed += 1
         return
     report.done += 1
     report.notes += written

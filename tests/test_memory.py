@@ -5,6 +5,7 @@ pruning old turns), and the notes most relevant to a message recalled at each tu
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from sqlalchemy import Engine, func, select, update
 
 from memory import nightly, notes, sessions
 from memory.context import assemble, for_model
-from memory.embeddings import HashingEmbedder
+from memory.embeddings import HashingEmbedder, OpenAICompatibleEmbedder
 from tests import test_tutoring_models as with_models
 from tests.conftest import channel_env, settings_from_env
 from tests.fakes.anthropic import FakeAnthropic
@@ -364,3 +365,20 @@ def test_the_memory_statements_compile_for_oracle(harness: Harness) -> None:
     assert "JSON_VALUE(turns.inbound, " in kinds  # the message kind read inside the JSON
     latest = next(sql for sql in rendered if "conversations.summary" in sql and "SELECT" in sql)
     assert re.search(r"FETCH FIRST \S+ ROWS ONLY", latest) and "LIMIT" not in latest
+
+
+def test_a_learner_is_left_for_the_next_run_when_the_embedder_is_down(
+    harness: Harness,
+) -> None:
+    _chat(harness, 1013)
+    engine = harness.services.engine
+    with socket.socket() as probe:  # a port nothing listens on: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    down = OpenAICompatibleEmbedder(dead, "text-embedding-3-small", timeout=1.0)
+    report = nightly.run(engine, down, now=_night_after())
+    assert (report.done, report.failed) == (0, 1)
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(memory_runs)) == 0
+        assert connection.scalar(select(func.count()).select_from(memory_notes)) == 0
+    assert nightly.run(engine, EMBEDDER, now=_night_after()).done == 1
