@@ -50,6 +50,8 @@ class Outcome:
     profile: dict[str, Any] | None = None
     state: dict[str, Any] | None = None
     errors: tuple[ErrorEvent, ...] = ()
+    #: The learner was erased in this turn (their goodbye already queued): store nothing.
+    erased: bool = False
 
 
 class Agent(Protocol):

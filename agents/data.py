@@ -265,7 +265,7 @@ class DataAgent:
             also=queue_goodbye,
             hot=self.hot,
         )
-        return Outcome(self.name, ())
+        return Outcome(self.name, (), erased=True)
 
     def _lapse(self, inbound: Inbound, context: Context) -> Outcome:
         """Something else entirely: the list or question closes and the message goes on."""

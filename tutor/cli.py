@@ -1,5 +1,5 @@
 """The ``tutor`` command: serve, worker, scheduler, chat, doctor, db, telegram, inbox,
-memory."""
+memory, learner."""
 
 from __future__ import annotations
 

@@ -162,6 +162,9 @@ class Worker:
             memory=remembered,
         )
         outcome = _welcomed_back(self.dispatcher.dispatch(inbound, context), context)
+        if outcome.erased:  # the erasure marked this message done and queued the goodbye
+            logger.info("learner erased at their request")
+            return
         profile = outcome.profile if outcome.profile is not None else learner.profile
         state = outcome.state if outcome.state is not None else learner.state
         replies = [reply.to_dict() for reply in outcome.replies]
