@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from tutor.db import make_engine
+from tutor.migrate import include_object
 from tutor.models import metadata
 
 config = context.config
@@ -17,6 +18,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

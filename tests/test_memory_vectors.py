@@ -24,7 +24,9 @@ import numpy as np
 import psycopg
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import Dialect, Engine, insert, inspect, text, update
 from sqlalchemy.dialects import oracle, postgresql
 from sqlalchemy.schema import CreateTable
@@ -35,7 +37,7 @@ from memory.embeddings import HashingEmbedder
 from tests.support.services import PostgresServer
 from tutor import migrate
 from tutor.db import make_engine
-from tutor.models import learners, memory_notes
+from tutor.models import learners, memory_notes, metadata
 
 ORACLE: Dialect = oracle.dialect()  # type: ignore[no-untyped-call]
 POSTGRES: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -203,6 +205,11 @@ def test_the_migration_adds_the_column_and_copies_existing_vectors(
         ).scalar_one()
     assert found.present and found.width is None and copied == len(DRAFTS)
     assert _ranked(engine, learner_id, "gracias por todo, ¿por o para?")[0] == "error:es-por-para"
+    with engine.connect() as connection:  # the database-only column is no schema drift
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": migrate.include_object}
+        )
+        assert compare_metadata(context, metadata) == []
 
     migrate.downgrade(engine, "0006")
     vectors.forget(engine)

@@ -53,7 +53,9 @@ def empty_pg_engine(postgres: PostgresServer) -> Iterator[Engine]:
 
 def _differences(engine: Engine) -> list[Any]:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": migrate.include_object}
+        )
         return list(compare_metadata(context, metadata))
 
 

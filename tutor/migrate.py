@@ -13,6 +13,19 @@ import migrations
 SCRIPT_LOCATION = Path(migrations.__file__).resolve().parent
 
 
+#: Columns a migration adds only where the database supports them (vector types), so
+#: they are not in the shared models: comparisons of schema and models leave them out.
+DATABASE_ONLY_COLUMNS = frozenset({("memory_notes", "embedding_vector")})
+
+
+def include_object(
+    item: object, name: str | None, kind: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's filter: everything but :data:`DATABASE_ONLY_COLUMNS`."""
+    table = getattr(getattr(item, "table", None), "name", None)
+    return not (kind == "column" and (table, name) in DATABASE_ONLY_COLUMNS)
+
+
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
