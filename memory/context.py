@@ -61,10 +61,8 @@ def assemble(
         if row.closed_at is None and now - row.last_turn_at <= idle:
             open_now = True
             earlier = row.summary if row.summary and row.summary.get("open") else None
-        elif row.summary and not row.summary.get("open"):
+        elif row.summary and not row.summary.get("open"):  # idle ones are not summarised yet
             closed.append(dict(row.summary))
-        elif row.closed_at is None:
-            continue  # idle, about to be closed: not summarised yet
     found: list[notes.Note] = []
     if text.strip() and k > 0:
         vector = embedder.embed([text])[0]

@@ -24,6 +24,7 @@ from tests.fakes.groq import FakeGroq
 from tests.fakes.telegram import FakeTelegram
 from tests.support import payloads
 from tests.support.harness import Harness
+from tests.support.stores import KINDS, store_env, stored_values
 from tutor import cli
 from tutor.llm.cache import CachedAnswer
 from tutor.models import learners, llm_calls, memory_notes, metadata, outbox, turns, utcnow
@@ -234,60 +235,23 @@ ERASED_TEXTS = ("Mi gato Zanahorio duerme en la cocina.", "Vivo en Villaquejida 
 OTHER_TEXT = "Mi perro Bartolomeo come manzanas."
 
 
-@pytest.fixture(params=["embedded", "postgresql+redis"])
+@pytest.fixture(params=KINDS)
 def stores(
     request: pytest.FixtureRequest,
     make_settings: Callable[..., Settings],
     fake_telegram: FakeTelegram,
 ) -> Iterator[Harness]:
     """The tutor on its embedded stores (SQLite, in-process Redis) and on real servers."""
-    env = channel_env(fake_telegram, None)
-    if request.param != "embedded":
-        env["TUTOR_DATABASE_URL"] = request.getfixturevalue("pg_url")
-        env["TUTOR_REDIS_URL"] = request.getfixturevalue("redis_url")
-        env["TUTOR_QUEUE"] = "embedded"  # the harness drains the inbox itself
+    env = {**channel_env(fake_telegram, None), **store_env(request)}
     harness = Harness(settings_from_env(make_settings, env), fake_telegram)
     yield harness
     harness.close()
 
 
-def _redis_values(client: Any) -> Iterator[tuple[str, bytes]]:
-    """Every key and every value stored under it, whatever its type."""
-    for raw in client.scan_iter(count=500):
-        key = raw.decode() if isinstance(raw, bytes) else str(raw)
-        kind = client.type(raw)
-        kind = kind.decode() if isinstance(kind, bytes) else kind
-        values: list[Any] = []
-        if kind == "string":
-            values = [client.get(raw)]
-        elif kind == "list":
-            values = client.lrange(raw, 0, -1)
-        elif kind == "hash":
-            values = [v for pair in client.hgetall(raw).items() for v in pair]
-        elif kind == "set":
-            values = list(client.smembers(raw))
-        elif kind == "zset":
-            values = [m for m, _ in client.zrange(raw, 0, -1, withscores=True)]
-        yield key, key.encode()
-        for value in values:
-            yield key, value if isinstance(value, bytes) else str(value).encode()
-
-
-def _stored(harness: Harness) -> Iterator[tuple[str, bytes]]:
-    """Every column of every row of every table, as text, and everything in Redis."""
-    engine = harness.services.engine
-    with engine.connect() as connection:
-        for table in engine.dialect.get_table_names(connection):
-            for row in connection.exec_driver_sql(f'SELECT * FROM "{table}"'):
-                for value in row:
-                    yield table, value if isinstance(value, bytes) else str(value).encode()
-    yield from _redis_values(harness.services.redis)
-
-
 def _traces(harness: Harness, needles: tuple[str, ...]) -> list[tuple[str, str]]:
     return [
         (place, needle)
-        for place, value in _stored(harness)
+        for place, value in stored_values(harness)
         for needle in needles
         if needle.encode() in value
     ]

@@ -25,7 +25,6 @@ from tests.fakes.telegram import FakeTelegram
 from tests.support.harness import Harness
 from tests.test_cli import Tutor
 from tests.test_schema import _capture, _oracle_sql
-from tutor import learners
 from tutor.models import (
     conversations,
     error_events,
@@ -71,7 +70,7 @@ def _chat(harness: Harness, user_id: int, texts: tuple[str, ...] = MISTAKES) -> 
 
 
 def _close_sessions(harness: Harness) -> int:
-    return learners.close_idle_sessions(harness.services.engine, timedelta(0))
+    return sessions.close_idle(harness.services.engine, timedelta(0))
 
 
 def _sessions(engine: Engine, learner_id: int) -> list[Any]:

@@ -8,7 +8,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from tests.conftest import channel_env, settings_from_env
 from tests.fakes.telegram import FakeTelegram
 from tests.support import payloads
 from tests.support.harness import Harness
+from tests.support.stores import KINDS, store_env, stored_values
 from tutor.models import pronunciation_attempts
 from tutor.settings import Settings
 from voice.decode import decode
@@ -184,59 +184,26 @@ def _learner_windows(data: bytes) -> list[bytes]:
     return [w for w in windows if len(w) == 48 and w.strip(b"\x00")]
 
 
-def _redis_values(client: Any) -> Iterator[tuple[str, bytes]]:
-    """Every key and every value stored under it, whatever its type."""
-    for raw in client.scan_iter(count=500):
-        key = raw.decode() if isinstance(raw, bytes) else str(raw)
-        kind = client.type(raw)
-        kind = kind.decode() if isinstance(kind, bytes) else kind
-        values: list[Any]
-        if kind == "string":
-            values = [client.get(raw)]
-        elif kind == "list":
-            values = client.lrange(raw, 0, -1)
-        elif kind == "hash":
-            values = [v for pair in client.hgetall(raw).items() for v in pair]
-        elif kind in ("set",):
-            values = list(client.smembers(raw))
-        elif kind == "zset":
-            values = [m for m, _ in client.zrange(raw, 0, -1, withscores=True)]
-        elif kind == "stream":
-            values = [
-                v for _, fields in client.xrange(raw) for pair in fields.items() for v in pair
-            ]
-        else:
-            values = []
-        for value in values:
-            yield key, value if isinstance(value, bytes) else str(value).encode()
-
-
 def _stored_values(harness: Harness) -> Iterator[tuple[str, bytes]]:
-    """Every value in the SQL store and in Redis, and the head of every file under var/."""
-    engine = harness.services.engine
-    with engine.connect() as connection:
-        for table in engine.dialect.get_table_names(connection):
-            for row in connection.exec_driver_sql(f'SELECT * FROM "{table}"'):
-                for value in row:
-                    yield table, value if isinstance(value, bytes) else str(value).encode()
-    yield from _redis_values(harness.services.redis)
+    """Every value in the SQL store and in Redis, and every file under var/."""
+    yield from stored_values(harness)
     for path in Path(harness.settings.var_dir).rglob("*"):
         if path.is_file():
             yield str(path), path.read_bytes()
 
 
-@pytest.fixture(params=["embedded", "postgresql+redis"])
+@pytest.fixture(params=KINDS)
 def stores(
     request: pytest.FixtureRequest,
     make_settings: Callable[..., Settings],
     fake_telegram: FakeTelegram,
 ) -> Iterator[Harness]:
     """The tutor on its embedded stores (SQLite, in-process Redis) and on real servers."""
-    env = {**channel_env(fake_telegram, None), "TUTOR_PUBLIC_URL": "https://tutor.example.org"}
-    if request.param != "embedded":
-        env["TUTOR_DATABASE_URL"] = request.getfixturevalue("pg_url")
-        env["TUTOR_REDIS_URL"] = request.getfixturevalue("redis_url")
-        env["TUTOR_QUEUE"] = "embedded"  # the harness drains the inbox itself
+    env = {
+        **channel_env(fake_telegram, None),
+        "TUTOR_PUBLIC_URL": "https://tutor.example.org",
+        **store_env(request),
+    }
     harness = Harness(settings_from_env(make_settings, env), fake_telegram)
     yield harness
     harness.close()

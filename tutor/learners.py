@@ -189,8 +189,3 @@ def _append_to_session(
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0]), 1
-
-
-def close_idle_sessions(engine: Engine, idle: timedelta) -> int:
-    """Close (and summarise) sessions idle for longer than ``idle``; returns how many."""
-    return sessions.close_idle(engine, idle)

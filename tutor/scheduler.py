@@ -15,8 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from memory import nightly
-from tutor import learners
+from memory import nightly, sessions
 
 if TYPE_CHECKING:
     from tutor.services import Services
@@ -26,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 def close_idle_sessions(services: Services) -> None:
     """Close conversation sessions idle for longer than the session timeout."""
-    closed = learners.close_idle_sessions(
+    closed = sessions.close_idle(
         services.engine, timedelta(minutes=services.settings.session_idle_minutes)
     )
     if closed:
