@@ -613,6 +613,173 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "«{phrase}» todavía no está en mis lecciones de {language}. Prueba con otra "
         "palabra, o descríbela con palabras más sencillas 🙂",
     },
+    # Plans and payments (agents/subscription.py, tutor/billing.py)
+    "plan_status_subscribed": {
+        "en": "Plan: {plan} · renews {date} · unlimited lessons.",
+        "es": "Plan: {plan} · se renueva el {date} · lecciones ilimitadas.",
+    },
+    "plan_status_ending": {
+        "en": "Plan: {plan} · cancelled, yours until {date} · unlimited lessons.",
+        "es": "Plan: {plan} · cancelado, tuyo hasta el {date} · lecciones ilimitadas.",
+    },
+    "plan_status_granted": {
+        "en": "Plan: {plan} (a gift) · until {date} · unlimited lessons.",
+        "es": "Plan: {plan} (un regalo) · hasta el {date} · lecciones ilimitadas.",
+    },
+    "plan_status_free": {
+        "en": "Plan: Free · {lessons} of {lessons_limit} lessons left this week · "
+        "{voice} of {voice_limit} voice notes left today.",
+        "es": "Plan: Gratis · te quedan {lessons} de {lessons_limit} lecciones esta semana · "
+        "{voice} de {voice_limit} notas de voz hoy.",
+    },
+    "plan_status_pack": {
+        "en": "Lessons from packs: {count} left.",
+        "es": "Lecciones de paquetes: te quedan {count}.",
+    },
+    "plan_how_to_cancel": {
+        "en": 'To cancel: "cancel subscription".',
+        "es": 'Para cancelar: "cancelar suscripción".',
+    },
+    "plan_how_to_upgrade": {
+        "en": 'To get more: "upgrade".',
+        "es": 'Para tener más: "mejorar plan".',
+    },
+    "plan_history": {
+        "en": "Last payment: {what} on {date}.",
+        "es": "Último pago: {what} el {date}.",
+    },
+    "paywall_lessons": {
+        "en": "You've used your {limit} free lessons this week.",
+        "es": "Ya usaste tus {limit} lecciones gratis de esta semana.",
+    },
+    "paywall_voice": {
+        "en": "You've used your {limit} free voice notes today.",
+        "es": "Ya usaste tus {limit} notas de voz gratis de hoy.",
+    },
+    "paywall_offer": {
+        "en": "Unlimited practice is {offers}.",
+        "es": "Práctica ilimitada: {offers}.",
+    },
+    "paywall_or": {"en": " or ", "es": " o "},
+    "paywall_pick": {"en": "Pick one:", "es": "Elige una:"},
+    "paywall_later": {
+        "en": "Your free lessons come back on Monday.",
+        "es": "Tus lecciones gratis vuelven el lunes.",
+    },
+    "paywall_later_voice": {
+        "en": "Free voice notes come back tomorrow; you can still write to me.",
+        "es": "Las notas de voz gratis vuelven mañana; puedes seguir escribiéndome.",
+    },
+    "offer_stars_month": {"en": "{amount} ⭐ a month", "es": "{amount} ⭐ al mes"},
+    "offer_stars_pack": {
+        "en": "{amount} ⭐ for {lessons} lessons",
+        "es": "{amount} ⭐ por {lessons} lecciones",
+    },
+    "offer_money_month": {"en": "{amount} a month", "es": "{amount} al mes"},
+    "offer_money_pack": {
+        "en": "{amount} for {lessons} lessons",
+        "es": "{amount} por {lessons} lecciones",
+    },
+    "offer_none": {
+        "en": "Payments work in Telegram and WhatsApp; this chat can't take them.",
+        "es": "Los pagos funcionan en Telegram y WhatsApp; este chat no puede recibirlos.",
+    },
+    "offer_unavailable": {
+        "en": "I can't take payments right now. Please try again later.",
+        "es": "Ahora no puedo recibir pagos. Inténtalo más tarde.",
+    },
+    "invoice_description_month": {
+        "en": "Unlimited lessons and voice notes for 30 days, renewed monthly.",
+        "es": "Lecciones y notas de voz ilimitadas durante 30 días, se renueva cada mes.",
+    },
+    "invoice_description_pack": {
+        "en": "{lessons} lessons, with voice notes; they never expire.",
+        "es": "{lessons} lecciones, con notas de voz; no caducan.",
+    },
+    "invoice_tap": {"en": "Tap to pay:", "es": "Toca para pagar:"},
+    "invoice_link": {"en": "Pay here: {url}", "es": "Paga aquí: {url}"},
+    "paid_subscription": {
+        "en": "Thank you! 🎉 {plan} is active until {date}. Practise as much as you like.",
+        "es": "¡Gracias! 🎉 {plan} está activo hasta el {date}. Practica todo lo que quieras.",
+    },
+    "paid_pack": {
+        "en": "Thank you! 🎉 {lessons} lessons added; you have {total}.",
+        "es": "¡Gracias! 🎉 {lessons} lecciones añadidas; tienes {total}.",
+    },
+    "paid_renewal": {
+        "en": "Your {plan} plan renewed: yours until {date}. Thank you!",
+        "es": "Tu plan {plan} se renovó: tuyo hasta el {date}. ¡Gracias!",
+    },
+    "paid_refund": {
+        "en": "Your refund went through. {what}",
+        "es": "Tu reembolso está hecho. {what}",
+    },
+    "paid_refund_pack": {
+        "en": "You have {total} lessons from packs.",
+        "es": "Tienes {total} lecciones de paquetes.",
+    },
+    "paid_refund_subscription": {
+        "en": "You're back on the free plan.",
+        "es": "Vuelves al plan gratis.",
+    },
+    "paid_ended": {
+        "en": 'Your {plan} plan has ended; you\'re on the free plan. Send "upgrade" any time.',
+        "es": 'Tu plan {plan} terminó; estás en el plan gratis. Escribe "mejorar plan" '
+        "cuando quieras.",
+    },
+    "paid_granted": {
+        "en": "Good news: you've been given {what}. Enjoy!",
+        "es": "Buenas noticias: te han regalado {what}. ¡Disfrútalo!",
+    },
+    "paid_unknown": {
+        "en": "I received your payment but couldn't match it to a plan; a person will check it "
+        "and get back to you.",
+        "es": "Recibí tu pago pero no pude asociarlo a un plan; una persona lo revisará y te "
+        "responderá.",
+    },
+    "cancel_confirm": {
+        "en": "Cancel {plan}? You keep it until {date}, then it won't renew.",
+        "es": "¿Cancelar {plan}? Lo mantienes hasta el {date} y después no se renueva.",
+    },
+    "cancel_yes": {"en": "Yes, cancel", "es": "Sí, cancelar"},
+    "cancel_no": {"en": "No, keep it", "es": "No, mantenerlo"},
+    "cancel_done": {
+        "en": "Cancelled. {plan} stays yours until {date}; it won't renew.",
+        "es": "Cancelado. {plan} sigue siendo tuyo hasta el {date}; no se renovará.",
+    },
+    "cancel_kept": {"en": "Great, your plan stays as it is.", "es": "Genial, tu plan sigue igual."},
+    "cancel_nothing": {
+        "en": "You have no subscription to cancel. Lessons from packs never expire.",
+        "es": "No tienes ninguna suscripción que cancelar. Las lecciones de paquetes no caducan.",
+    },
+    "cancel_failed": {
+        "en": "I couldn't cancel just now. Please try again in a few minutes.",
+        "es": "No pude cancelar ahora. Inténtalo de nuevo en unos minutos.",
+    },
+    "cancel_already": {
+        "en": "It's already cancelled: {plan} stays yours until {date}.",
+        "es": "Ya está cancelado: {plan} sigue siendo tuyo hasta el {date}.",
+    },
+    "checkout_refused_payload": {
+        "en": 'This invoice is no longer valid. Send "upgrade" for a new one.',
+        "es": 'Esta factura ya no vale. Escribe "mejorar plan" para recibir una nueva.',
+    },
+    "checkout_refused_plan": {
+        "en": 'This plan is no longer sold. Send "upgrade" to see the current ones.',
+        "es": 'Este plan ya no se vende. Escribe "mejorar plan" para ver los actuales.',
+    },
+    "checkout_refused_amount": {
+        "en": 'The price has changed. Send "upgrade" for a new invoice.',
+        "es": 'El precio ha cambiado. Escribe "mejorar plan" para recibir una nueva factura.',
+    },
+    "checkout_refused_currency": {
+        "en": 'This invoice is in the wrong currency. Send "upgrade" for a new one.',
+        "es": 'Esta factura tiene una moneda equivocada. Escribe "mejorar plan" para otra.',
+    },
+    "checkout_refused_learner": {
+        "en": 'This invoice was made for someone else. Send "upgrade" for your own.',
+        "es": 'Esta factura es para otra persona. Escribe "mejorar plan" para la tuya.',
+    },
     "language_es": {"en": "Spanish", "es": "español"},
     "language_en": {"en": "English", "es": "inglés"},
 }

@@ -61,6 +61,45 @@ class Media:
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentUpdate:
+    """A payment the channel itself reports: a Telegram Stars payment or refund.
+
+    ``charge_id`` is the provider's id of the charge (``telegram_payment_charge_id``);
+    ``payload`` is what the tutor put in the invoice; ``amount`` is whole Stars for
+    ``XTR``. A Stars subscription's payments carry ``expires_at`` (the paid period's end)
+    and ``is_recurring``; its first payment also ``is_first_recurring``.
+    """
+
+    kind: str  # successful | refunded
+    charge_id: str
+    currency: str
+    amount: int
+    payload: str
+    is_recurring: bool = False
+    is_first_recurring: bool = False
+    expires_at: datetime | None = None
+    provider_charge_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "charge_id": self.charge_id,
+            "currency": self.currency,
+            "amount": self.amount,
+            "payload": self.payload,
+            "is_recurring": self.is_recurring,
+            "is_first_recurring": self.is_first_recurring,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "provider_charge_id": self.provider_charge_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PaymentUpdate:
+        expires = data.get("expires_at")
+        return cls(**{**data, "expires_at": datetime.fromisoformat(expires) if expires else None})
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     """One message from a learner, whatever the channel.
 
@@ -81,6 +120,7 @@ class Inbound:
     language_hint: str | None = None
     sent_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    payment: PaymentUpdate | None = None
 
     def __post_init__(self) -> None:
         if self.sent_at.tzinfo is None:
@@ -107,6 +147,7 @@ class Inbound:
             "callback_id": self.callback_id,
             "language_hint": self.language_hint,
             "sent_at": self.sent_at.isoformat(),
+            **({"payment": self.payment.to_dict()} if self.payment else {}),
         }
 
     @classmethod
@@ -125,6 +166,7 @@ class Inbound:
             language_hint=data.get("language_hint"),
             sent_at=datetime.fromisoformat(data["sent_at"]),
             raw=raw or {},
+            payment=PaymentUpdate.from_dict(data["payment"]) if data.get("payment") else None,
         )
 
 
@@ -151,7 +193,9 @@ class Invoice:
 
     ``currency`` ``"XTR"`` is Telegram Stars (whole Stars in ``amount``); other
     currencies are minor units, paid through ``url`` (a payment link) where the
-    channel has no native invoice.
+    channel has no native invoice. ``subscription_period`` (seconds; Telegram allows
+    30 days) makes a Stars invoice a subscription: it is sent as an invoice link.
+    ``order`` holds a WhatsApp Pay order (``order_details``) where that is offered.
     """
 
     title: str
@@ -160,6 +204,8 @@ class Invoice:
     currency: str
     amount: int
     url: str | None = None
+    subscription_period: int = 0
+    order: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,6 +215,12 @@ class Invoice:
             "currency": self.currency,
             "amount": self.amount,
             "url": self.url,
+            **(
+                {"subscription_period": self.subscription_period}
+                if self.subscription_period
+                else {}
+            ),
+            **({"order": self.order} if self.order else {}),
         }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -318,4 +319,87 @@ memory_runs = Table(
     Column("done_at", UTCDateTime(), nullable=False),
     Column("notes", Integer, nullable=False),  # notes written or updated
     UniqueConstraint("learner_id", "day"),
+)
+
+entitlements = Table(
+    "entitlements",
+    metadata,
+    _id(),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False, unique=True),
+    # An opaque id for payment links (Stripe's client_reference_id): never the chat id.
+    Column("reference", String(40), nullable=False, unique=True),
+    Column("plan", String(32), nullable=False),  # "free" or the subscription's plan id
+    Column("rail", String(16)),  # stars | stripe | whatsapp | grant: how it was paid
+    Column("subscription_active", Boolean, nullable=False),
+    Column("subscription_ref", String(191)),  # Stripe subscription id, first Stars charge id
+    Column("customer_ref", String(191)),  # Stripe customer id
+    Column("cancel_at_period_end", Boolean, nullable=False),
+    Column("next_payment_date", UTCDateTime()),  # the paid period's end
+    Column("lessons_remaining", Integer, nullable=False),  # from packs
+    Column("lesson_open_until", UTCDateTime()),  # the current lesson goes on until then
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "subscription_ref"),
+)
+
+payment_events = Table(
+    "payment_events",
+    metadata,
+    _id(),
+    Column("provider", String(16), nullable=False),  # telegram | stripe | whatsapp | admin
+    Column("event_id", String(191), nullable=False),  # the provider's id: applied once
+    Column("kind", String(24), nullable=False),  # payments.ledger.EventKind
+    Column("learner_id", Id, ForeignKey("learners.id")),  # None: not matched yet, or erased
+    Column("plan", String(32)),
+    Column("amount", Integer),  # whole Stars, or the currency's minor units
+    Column("currency", String(8)),
+    Column("object_ref", String(191)),  # the payment it is about: refunds find it by this
+    Column("subscription_ref", String(191)),
+    Column("status", String(16), nullable=False),  # applied | pending | ignored
+    Column("detail", String(200), nullable=False),  # why it was ignored, what it changed
+    Column("occurred_at", UTCDateTime(), nullable=False),  # the provider's time
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("data", JSONDocument, nullable=False),  # the normalised event, never card details
+    UniqueConstraint("provider", "event_id"),
+    Index(None, "learner_id", "received_at"),
+    Index(None, "object_ref"),
+    Index(None, "subscription_ref"),
+    Index(None, "status", "received_at"),
+)
+
+usage_events = Table(
+    "usage_events",
+    metadata,
+    _id(),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False),
+    Column("feature", String(16), nullable=False),  # lesson | voice
+    Column("source", String(64), nullable=False),  # the message that used it: metered once
+    Column("paid_by", String(16), nullable=False),  # free | pack | subscription
+    Column("used_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("learner_id", "feature", "source"),
+    Index(None, "learner_id", "feature", "used_at"),
+)
+
+payment_links = Table(
+    "payment_links",
+    metadata,
+    _id(),
+    Column("provider", String(16), nullable=False),
+    Column("plan", String(32), nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # the price it sells: a new one, a new link
+    Column("price_ref", String(191), nullable=False),
+    Column("link_ref", String(191), nullable=False),
+    Column("url", String(500), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("provider", "plan", "fingerprint"),
+)
+
+payment_reconciliations = Table(
+    "payment_reconciliations",
+    metadata,
+    _id(),
+    Column("provider", String(16), nullable=False),
+    Column("ran_at", UTCDateTime(), nullable=False),
+    Column("checked", Integer, nullable=False),
+    Column("drift", JSONDocument, nullable=False),  # [{learner_id, subscription, what, ...}]
 )

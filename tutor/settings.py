@@ -117,6 +117,18 @@ class Settings(BaseSettings):
     elevenlabs_model_id: str = "eleven_multilingual_v2"
     elevenlabs_price_per_1k_chars: float = Field(default=0.10, ge=0)  # Flash models: 0.05
 
+    # Payments (payments/). Plans and prices: payments/plans.yaml unless a file is named.
+    plans_file: Path | None = None
+    payments_grace_hours: float = Field(default=24.0, ge=0)  # a late renewal still counts
+    stripe_api_key: SecretStr | None = None  # unset: no Stripe links (WhatsApp has no way to pay)
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_url: str = "https://api.stripe.com"
+    stripe_success_url: str = ""  # where a paid link goes back to (default: Stripe's own page)
+    # WhatsApp Pay (order_details messages) exists only in India and Brazil; off by default.
+    whatsapp_pay_enabled: bool = False
+    whatsapp_pay_configuration: str = ""  # the payment configuration's name in WhatsApp Manager
+    whatsapp_pay_countries: str = "91:INR,55:BRL"  # calling code : currency
+
     # Outbound sends
     send_timeout_seconds: float = Field(default=10.0, gt=0)
     send_max_attempts: int = Field(default=5, ge=1, le=20)
@@ -163,6 +175,7 @@ class Settings(BaseSettings):
         "groq_base_url",
         "anthropic_base_url",
         "local_llm_base_url",
+        "stripe_api_url",
     )
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -209,6 +222,18 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return self.telegram_bot_token is not None
+
+    @property
+    def stripe_enabled(self) -> bool:
+        return self.stripe_api_key is not None
+
+    @property
+    def whatsapp_pay_currencies(self) -> dict[str, str]:
+        """Calling code (``"91"``) to the currency WhatsApp Pay takes there (``"INR"``)."""
+        pairs = (
+            item.split(":", 1) for item in self.whatsapp_pay_countries.split(",") if ":" in item
+        )
+        return {code.strip(): currency.strip().upper() for code, currency in pairs}
 
     @property
     def whatsapp_enabled(self) -> bool:
