@@ -13,7 +13,9 @@ from agents.lexicon import LexiconAgent
 from agents.library import Library
 from agents.progress import ProgressAgent
 from agents.pronunciation import PronunciationAgent
+from agents.subscription import Checkout, SubscriptionAgent
 from agents.vocabulary import VocabularyAgent
+from payments.metering import Meter
 from tutor.app import secret_key
 from tutor.dispatcher import Dispatcher
 from tutor.intents import IntentRouter
@@ -64,6 +66,7 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
             ),
         ),
         "data": DataAgent(services.engine, services.redis, conversation, hot=services.hot),
+        "subscription": subscription_agent(services),
         "progress": ProgressAgent(
             services.engine,
             public_url=services.settings.public_url,
@@ -72,6 +75,27 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
     }
 
 
+def subscription_agent(services: Services) -> SubscriptionAgent:
+    """Plans and payments, with the ways to pay this service is configured for."""
+    settings = services.settings
+    meter = Meter(
+        services.engine,
+        services.catalog,
+        lesson_minutes=settings.session_idle_minutes,
+        grace_hours=settings.payments_grace_hours,
+    )
+    return SubscriptionAgent(services.engine, services.catalog, meter, checkout(services))
+
+
+def checkout(services: Services) -> Checkout:
+    """The rails a worker can reach: Stripe links where a key is set, Stars on Telegram,
+    WhatsApp Pay where it is enabled."""
+    return Checkout()
+
+
 def build_dispatcher(services: Services) -> Dispatcher:
     """The dispatcher with every built agent; the rest say plainly they are coming."""
-    return Dispatcher(build_agents(services), IntentRouter(services.router))
+    agents = build_agents(services)
+    gate = agents["subscription"]
+    assert isinstance(gate, SubscriptionAgent)
+    return Dispatcher(agents, IntentRouter(services.router), gate=gate)

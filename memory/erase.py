@@ -4,8 +4,8 @@ One function, :func:`erase`, used by the "delete my data" conversation, the
 ``tutor learner delete`` command and (later) the admin page. In one transaction it
 deletes every row that belongs to the learner (the tables of
 :data:`memory.export.BY_LEARNER_ID`, the learner row, their outbox rows, dead
-letters and lease), anonymises their model-call ledger rows (the costs stay in the
-reports, nothing points to them), and scrubs their inbox rows: a row keeps only its
+letters and lease), anonymises their model-call ledger rows and payment events (the
+costs and revenue stay in the reports, nothing points to them), and scrubs their inbox rows: a row keeps only its
 channel and provider message id, so a redelivered webhook of a message they sent is
 still recognised as a duplicate and cannot bring them back. Then it removes what
 Redis holds about them: keys that name them (hot turns and state, their monthly
@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, select, update
 
-from memory.export import BY_LEARNER_ID
+from memory.export import BY_LEARNER_ID, KEPT_ANONYMISED
 from tutor.logs import learner_hash
 from tutor.models import (
     dead_letters,
@@ -120,6 +120,8 @@ def erase(
         ]
         texts = _texts(connection, learner_key, learner_id)
         if learner_id is not None:
+            for table in KEPT_ANONYMISED:
+                scrubbed[table.name] = _anonymise(connection, table, learner_id)
             for table in BY_LEARNER_ID:
                 done = connection.execute(delete(table).where(table.c.learner_id == learner_id))
                 removed[table.name] = done.rowcount
@@ -156,6 +158,22 @@ def erase(
         },
     )
     return erasure
+
+
+#: What a payment event keeps once its learner is erased: enough for revenue reports.
+PAYMENT_FACTS = ("provider", "kind", "plan", "amount", "currency", "occurred_at")
+
+
+def _anonymise(connection: Connection, table: Any, learner_id: int) -> int:
+    rows = connection.execute(
+        select(table.c.id, table.c.data).where(table.c.learner_id == learner_id)
+    ).all()
+    for row in rows:
+        kept = {key: row.data[key] for key in PAYMENT_FACTS if key in (row.data or {})}
+        connection.execute(
+            update(table).where(table.c.id == row.id).values(learner_id=None, data=kept)
+        )
+    return len(rows)
 
 
 def scrub_sent(connection: Connection, outbox_id: int, learner_key: str) -> None:

@@ -26,6 +26,7 @@ from tutor.models import (
     cards,
     conversations,
     dead_letters,
+    entitlements,
     error_events,
     inbox,
     learner_leases,
@@ -34,8 +35,12 @@ from tutor.models import (
     memory_notes,
     memory_runs,
     outbox,
+    payment_events,
+    payment_links,
+    payment_reconciliations,
     pronunciation_attempts,
     turns,
+    usage_events,
     utcnow,
 )
 
@@ -49,9 +54,16 @@ BY_LEARNER_ID: tuple[Table, ...] = (
     error_events,
     turns,
     conversations,
+    usage_events,
+    entitlements,
 )
+#: Tables whose rows name a learner by ``learner_id`` but are kept, anonymised, when
+#: they are erased: payments are the business's records (revenue, refunds).
+KEPT_ANONYMISED: tuple[Table, ...] = (payment_events,)
 #: Tables whose rows name a learner by ``learner_key``.
 BY_LEARNER_KEY: tuple[Table, ...] = (outbox, dead_letters, llm_calls, inbox, learner_leases)
+#: Tables that hold nothing about a learner (payment links, reconciliation runs).
+NOT_PERSONAL: tuple[Table, ...] = (payment_links, payment_reconciliations)
 #: Columns never exported: vectors mean nothing to a person and are rebuilt from the text.
 LEFT_OUT = frozenset({("memory_notes", "embedding")})
 #: What the export's sections are called (a table's name unless said here).
@@ -69,7 +81,7 @@ def collect(connection: Connection, learner_key: str) -> dict[str, Any] | None:
         "exported_at": utcnow().isoformat(),
         "learner": _plain(learners, learner._mapping),
     }
-    for table in BY_LEARNER_ID:
+    for table in (*BY_LEARNER_ID, *KEPT_ANONYMISED):
         query = select(table).where(table.c.learner_id == learner.id).order_by(table.c.id)
         document[SECTION.get(table.name, table.name)] = _rows(connection, table, query)
     for table in BY_LEARNER_KEY:

@@ -39,11 +39,11 @@ class Entitlement:
     lessons_remaining: int
     lesson_open_until: datetime | None
 
-    def subscribed(self, now: datetime) -> bool:
+    def subscribed(self, now: datetime, grace: timedelta = GRACE) -> bool:
         """True while a paid (or granted) subscription covers ``now``."""
         if not self.subscription_active:
             return False
-        return self.next_payment_date is None or now < self.next_payment_date + GRACE
+        return self.next_payment_date is None or now < self.next_payment_date + grace
 
     @classmethod
     def from_row(cls, row: Any) -> Entitlement:

@@ -162,7 +162,8 @@ def record_in(
                     received_at=now,
                     data=event.to_data(),
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert row_id is not None
     except IntegrityError:
         logger.info(
             "payment event replayed; nothing changes",
@@ -170,7 +171,7 @@ def record_in(
         )
         return Applied(False, Status.IGNORED, "already received", event)
     applied = _apply(connection, event, catalog, now)
-    _mark(connection, int(row_id), applied)
+    _mark(connection, int(row_id[0]), applied)
     if (
         applied.status is Status.APPLIED
         and event.subscription_ref
@@ -253,7 +254,8 @@ def _learner(connection: Connection, event: PaymentEvent) -> int | None:
         if found is not None:
             return found
     if event.object_ref:
-        return _purchase(connection, event.object_ref, "learner_id")
+        found = _purchase(connection, event.object_ref, "learner_id")
+        return int(found) if found is not None else None
     return None
 
 

@@ -109,7 +109,7 @@ def _plan(plan_id: str, value: Any, where: str) -> Plan:
     if not isinstance(value, dict):
         raise ConfigurationError(f"{at}: must be a mapping")
     try:
-        kind = PlanKind(value.get("kind"))
+        kind = PlanKind(str(value.get("kind")))
     except ValueError:
         raise ConfigurationError(f"{at}.kind: subscription or pack") from None
     title = value.get("title") or {"en": plan_id}

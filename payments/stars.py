@@ -86,19 +86,19 @@ def event(update: PaymentUpdate, learner_id: int, occurred_at: datetime) -> Paym
             currency=update.currency,
             object_ref=update.charge_id,
         )
-    recurring = update.is_recurring and not update.is_first_recurring
+    renewal = update.is_recurring and not update.is_first_recurring
     return PaymentEvent(
         provider=Provider.TELEGRAM,
         event_id=f"charge:{update.charge_id}",
-        kind=EventKind.RENEWAL if recurring else EventKind.PURCHASE,
+        kind=EventKind.RENEWAL if renewal else EventKind.PURCHASE,
         occurred_at=occurred_at,
         learner_id=learner_id,
         plan=plan,
         amount=update.amount,
         currency=update.currency,
         object_ref=update.charge_id,
-        # A Stars subscription is known by its first charge; renewals carry their own
-        # charge ids, so the record keeps the first (the one cancel and refund name).
-        subscription_ref=f"stars:{learner_id}:{plan}" if update.is_recurring else None,
+        # A Stars subscription is known by its first charge, the id that cancelling names;
+        # renewals carry their own charge ids and find the subscription on the record.
+        subscription_ref=update.charge_id if update.is_first_recurring else None,
         period_end=update.expires_at,
     )

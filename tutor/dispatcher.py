@@ -16,6 +16,10 @@ handler turns any exception into a friendly reply.
     pronunciation     voice notes and speaking requests
     grammar, vocabulary, progress, subscription, data: those agents
     conversation      the conversation agent (everything else)
+
+Before a tutoring agent runs, the gate (the subscription agent, :mod:`payments.metering`)
+meters the turn; a learner with nothing left gets the paywall instead. Payment updates
+(Telegram Stars) go to the subscription agent, which applies them once.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from agents.base import Agent, Context, Outcome
 from tutor.i18n import language_name, t
@@ -35,6 +40,12 @@ logger = logging.getLogger(__name__)
 
 Matcher = Callable[[Inbound, Context], bool]
 Handler = Callable[[Inbound, Context], Outcome]
+
+
+class Gate(Protocol):
+    """Meters a turn before ``agent`` answers it: None to go ahead, else the paywall."""
+
+    def admit(self, inbound: Inbound, context: Context, agent: str) -> Outcome | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +98,17 @@ class Dispatcher:
     """Routes each Inbound to the first matching route; never raises."""
 
     def __init__(
-        self, agents: dict[str, Agent] | None = None, intents: IntentRouter | None = None
+        self,
+        agents: dict[str, Agent] | None = None,
+        intents: IntentRouter | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.agents: dict[str, Agent] = {
             name: ComingSoon(name, f"feature_{name}") for name in (*MENU_ITEMS, "data")
         }
         self.agents.update(agents or {})
         self.intents = intents or IntentRouter()
+        self.gate = gate
         self.onboarding = Onboarding(finish=self._menu_replies)
         self.routes: Sequence[Route] = self._routes()
 
@@ -145,7 +160,10 @@ class Dispatcher:
         if intent is Intent.COMMAND:
             return self._command(inbound, context, decision.slot)
         if intent is Intent.MENU_CHOICE:
-            return self._menu_choice(decision.slot, context)
+            return self._menu_choice(decision.slot, context, inbound)
+        paywall = self._admit(inbound, context, self._answered_by(intent, context))
+        if paywall is not None:
+            return paywall
         if intent is Intent.WHY:
             return self._leave_menu(self._why(inbound, context), context)
         if intent in (Intent.HOW_SAY, Intent.MEANING):
@@ -159,9 +177,30 @@ class Dispatcher:
         name = AGENT_FOR_INTENT[intent]
         return self._leave_menu(self.agents[name].handle(inbound, context), context)
 
+    def _answered_by(self, intent: Intent, context: Context) -> str:
+        """The agent that will answer ``intent`` (what the gate meters)."""
+        if intent is Intent.WHY:
+            return "grammar"
+        if intent in (Intent.HOW_SAY, Intent.MEANING):
+            return "lexicon"
+        exercise = context.state.get("exercise")
+        owner = exercise.get("agent") if isinstance(exercise, dict) else None
+        if intent is Intent.EXERCISE_ANSWER or (
+            intent is Intent.PRONUNCIATION and isinstance(exercise, dict)
+        ):
+            return str(owner or "conversation")
+        return AGENT_FOR_INTENT.get(intent, "conversation")
+
+    def _admit(self, inbound: Inbound, context: Context, agent: str) -> Outcome | None:
+        return self.gate.admit(inbound, context, agent) if self.gate is not None else None
+
     def _payment(self, inbound: Inbound, context: Context) -> Outcome:
-        logger.info("payment update received; payments are not enabled")
-        return Outcome("payments", ())
+        payment = getattr(self.agents.get("subscription"), "payment", None)
+        if payment is None or inbound.payment is None:
+            logger.info("payment update received; payments are not enabled")
+            return Outcome("payments", ())
+        outcome: Outcome = payment(inbound, context)
+        return outcome
 
     def _unsupported(self, inbound: Inbound, context: Context) -> Outcome:
         return Outcome("unsupported", (Reply(t("unsupported", context.lang)),))
@@ -209,8 +248,11 @@ class Dispatcher:
             return self._language(inbound, context)
         return Outcome("menu", self._menu_replies(context), state={"menu": "main"})
 
-    def _menu_choice(self, item: str, context: Context) -> Outcome:
+    def _menu_choice(self, item: str, context: Context, inbound: Inbound) -> Outcome:
         name = item if item in self.agents else "conversation"
+        paywall = self._admit(inbound, context, name)
+        if paywall is not None:
+            return paywall
         outcome = self.agents[name].start(replace(context, state={}))
         state = outcome.state if outcome.state is not None else {}
         return replace(outcome, state=state)

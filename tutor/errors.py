@@ -6,6 +6,7 @@
     │   ├── SignatureError          missing or wrong signature / secret token  -> 401/403
     │   └── PayloadError            not JSON, wrong shape, too large          -> 400/413
     ├── StorageError                the SQL store failed (transient)
+    ├── PaymentProviderError        Stripe or the Bot API's payment calls failed
     └── ChannelError                sending to Telegram / WhatsApp failed
         ├── RetryableSendError      429, 5xx, timeouts, connection errors (retry with backoff)
         │   └── RateLimited         429 with a retry-after the sender must honour
@@ -25,6 +26,10 @@ class TutorError(Exception):
 
 class ConfigurationError(TutorError):
     """A setting is missing or invalid."""
+
+
+class PaymentProviderError(TutorError):
+    """A payment provider's API (Stripe, Telegram's payment methods) failed or refused."""
 
 
 class WebhookError(TutorError):

@@ -21,6 +21,8 @@ from sqlalchemy import Engine
 
 from memory.embeddings import Embedder, embedder_for
 from memory.hot import HotMemory
+from payments import plans
+from payments.plans import Catalog
 from tutor import metrics
 from tutor.channels.base import ChannelAdapter
 from tutor.db import make_engine
@@ -43,6 +45,7 @@ class Services:
     queue: TaskQueue
     http: httpx.Client
     channels: dict[Channel, ChannelAdapter] = field(default_factory=dict)
+    catalog: Catalog = field(default_factory=plans.load)  # what learners can buy
     metrics_dir: str | None = None
     _router: Router | None = None
     _embedder: Embedder | None = None
@@ -165,5 +168,6 @@ def build_services(
         queue=task_queue,
         http=http,
         channels=_channels(settings, http),
+        catalog=plans.load(settings.plans_file),
         metrics_dir=metrics_dir,
     )
