@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agents.base import Agent
 from agents.conversation import ConversationAgent
@@ -15,10 +15,15 @@ from agents.progress import ProgressAgent
 from agents.pronunciation import PronunciationAgent
 from agents.subscription import Checkout, SubscriptionAgent
 from agents.vocabulary import VocabularyAgent
+from payments import whatsapp_pay
 from payments.metering import Meter
+from payments.plans import Plan
 from tutor.app import secret_key
+from tutor.channels.telegram import TelegramClient
 from tutor.dispatcher import Dispatcher
 from tutor.intents import IntentRouter
+from tutor.messages import Channel
+from tutor.models import utcnow
 from tutor.spoken import address as spoken_address
 from voice import service as voice_service
 
@@ -66,7 +71,7 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
             ),
         ),
         "data": DataAgent(services.engine, services.redis, conversation, hot=services.hot),
-        "subscription": subscription_agent(services),
+        "subscription": subscription_agent(services, fallback=conversation),
         "progress": ProgressAgent(
             services.engine,
             public_url=services.settings.public_url,
@@ -75,7 +80,7 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
     }
 
 
-def subscription_agent(services: Services) -> SubscriptionAgent:
+def subscription_agent(services: Services, fallback: Agent | None = None) -> SubscriptionAgent:
     """Plans and payments, with the ways to pay this service is configured for."""
     settings = services.settings
     meter = Meter(
@@ -84,13 +89,43 @@ def subscription_agent(services: Services) -> SubscriptionAgent:
         lesson_minutes=settings.session_idle_minutes,
         grace_hours=settings.payments_grace_hours,
     )
-    return SubscriptionAgent(services.engine, services.catalog, meter, checkout(services))
+    return SubscriptionAgent(
+        services.engine, services.catalog, meter, checkout(services), fallback=fallback
+    )
 
 
 def checkout(services: Services) -> Checkout:
     """The rails a worker can reach: Stripe links where a key is set, Stars on Telegram,
     WhatsApp Pay where it is enabled."""
-    return Checkout()
+    settings = services.settings
+    telegram = services.channels.get(Channel.TELEGRAM)
+    stars_cancel = None
+    if isinstance(telegram, TelegramClient):
+        bot = telegram
+
+        def stars_cancel(user_id: str, charge_id: str) -> None:
+            bot.edit_user_star_subscription(user_id, charge_id, is_canceled=True)
+
+    def whatsapp_order(plan: Plan, learner_id: int, currency: str, lang: str) -> dict[str, Any]:
+        reference = whatsapp_pay.reference_id(plan.id, learner_id, utcnow())
+        configuration = settings.whatsapp_pay_configuration
+        return whatsapp_pay.order(plan, reference, currency, lang, configuration)
+
+    stripe = services.stripe
+    stripe_link = None
+    if stripe is not None:
+        rail, engine = stripe, services.engine
+
+        def stripe_link(plan: Plan, reference: str) -> str:
+            return rail.link_url(engine, plan, reference)
+
+    return Checkout(
+        stripe_link=stripe_link,
+        stripe_cancel=stripe.cancel if stripe is not None else None,
+        stars_cancel=stars_cancel,
+        whatsapp_pay=lambda phone: whatsapp_pay.available(settings, phone),
+        whatsapp_order=whatsapp_order,
+    )
 
 
 def build_dispatcher(services: Services) -> Dispatcher:

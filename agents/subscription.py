@@ -20,13 +20,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
 
-from agents.base import Context, Outcome
+from agents.base import Agent, Context, Outcome
 from payments import ledger, stars
 from payments.entitlements import Entitlement
 from payments.ledger import EventKind, PaymentEvent, Provider, Status
@@ -89,12 +89,19 @@ class SubscriptionAgent:
     name = "subscription"
 
     def __init__(
-        self, engine: Engine, catalog: Catalog, meter: Meter, checkout: Checkout | None = None
+        self,
+        engine: Engine,
+        catalog: Catalog,
+        meter: Meter,
+        checkout: Checkout | None = None,
+        fallback: Agent | None = None,
     ) -> None:
         self.engine = engine
         self.catalog = catalog
         self.meter = meter
         self.checkout = checkout or Checkout()
+        #: Answers a message that leaves an open question (offers, "are you sure?").
+        self.fallback = fallback
 
     # The gate -----------------------------------------------------------
 
@@ -116,6 +123,8 @@ class SubscriptionAgent:
         logger.info("paywall", extra={"exhausted": str(admission.exhausted)})
         lang = context.lang
         reason = "paywall_voice" if admission.exhausted is Feature.VOICE else "paywall_lessons"
+        if not admission.limit:
+            reason = "paywall_lessons_none"
         later = "paywall_later_voice" if admission.exhausted is Feature.VOICE else "paywall_later"
         head = t(reason, lang, limit=admission.limit)
         return self._offers(inbound, context, head, t(later, lang))
@@ -290,7 +299,7 @@ class SubscriptionAgent:
             plan = self.catalog.get(plan_id)
             if plan and any(fold(name) == folded for name in plan.title.values()):
                 return self._buy(inbound, context, plan_id)
-        return self.handle(inbound, _without_exercise(context))
+        return self._moved_on(inbound, context)
 
     def _buy(self, inbound: Inbound, context: Context, plan_id: str) -> Outcome:
         plan = self.catalog.get(plan_id)
@@ -340,6 +349,19 @@ class SubscriptionAgent:
             plan.name(lang), description, reference, plan.currency, plan.stripe_amount, url=url
         )
 
+    def _moved_on(self, inbound: Inbound, context: Context) -> Outcome:
+        """The learner went on without answering: the question closes, the message is
+        answered as if nothing was open (metered like any tutoring turn)."""
+        context = _without_exercise(context)
+        folded = fold(inbound.text)
+        if self.fallback is None or CANCEL.search(folded) or BUY.search(folded):
+            return self.handle(inbound, context)
+        paywall = self.admit(inbound, context, self.fallback.name)
+        if paywall is not None:
+            return paywall
+        outcome = self.fallback.handle(inbound, context)
+        return outcome if outcome.state is not None else replace(outcome, state=context.state)
+
     # Cancelling ---------------------------------------------------------
 
     def _record(self, context: Context) -> Entitlement | None:
@@ -373,7 +395,7 @@ class SubscriptionAgent:
         if answer in _NO or index == 1:
             return Outcome(self.name, (Reply(t("cancel_kept", lang)),), state={})
         if not (answer in _YES or index == 0):
-            return self.handle(inbound, _without_exercise(context))
+            return self._moved_on(inbound, context)
         record = self._record(context)
         if record is None:
             return Outcome(self.name, (Reply(t("cancel_nothing", lang)),), state={})
@@ -410,7 +432,5 @@ class SubscriptionAgent:
 
 
 def _without_exercise(context: Context) -> Context:
-    from dataclasses import replace
-
     state = {k: v for k, v in context.state.items() if k != "exercise"}
     return replace(context, state=state)

@@ -1,18 +1,17 @@
 """Erasing a learner everywhere: SQL rows, Redis keys, cached model answers and jobs.
 
-One function, :func:`erase`, used by the "delete my data" conversation, the
-``tutor learner delete`` command and (later) the admin page. In one transaction it
-deletes every row that belongs to the learner (the tables of
-:data:`memory.export.BY_LEARNER_ID`, the learner row, their outbox rows, dead
-letters and lease), anonymises their model-call ledger rows and payment events (the
-costs and revenue stay in the reports, nothing points to them), and scrubs their inbox rows: a row keeps only its
-channel and provider message id, so a redelivered webhook of a message they sent is
-still recognised as a duplicate and cannot bring them back. Then it removes what
-Redis holds about them: keys that name them (hot turns and state, their monthly
-model budget), model answers cached under their turns' request ids, and semantic
-cache entries whose question is something they wrote. Per-learner scheduled jobs,
-when there are any, are removed here too (``jobs``), so this stays the one place
-that knows everything a learner leaves behind.
+One function, :func:`erase`, used by the "delete my data" conversation, the ``tutor
+learner delete`` command and (later) the admin page. In one transaction it deletes every
+row that belongs to the learner (the tables of :data:`memory.export.BY_LEARNER_ID`, the
+learner row, their outbox rows, dead letters and lease), anonymises their model-call
+ledger rows and payment events (the costs and revenue stay in the reports, nothing
+points to them), and scrubs their inbox rows: a row keeps only its channel and provider
+message id, so a redelivered webhook of a message they sent is still recognised as a
+duplicate and cannot bring them back. Then it removes what Redis holds about them: keys
+that name them (hot turns and state, their monthly model budget), model answers cached
+under their turns' request ids, and semantic cache entries whose question is something
+they wrote. Per-learner scheduled jobs, when there are any, are removed here too
+(``jobs``), so this stays the one place that knows everything a learner leaves behind.
 
 Redis fails open, as everywhere: on an error the SQL erasure stands, the report says
 so, and what is left expires with its TTL.

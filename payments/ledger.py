@@ -301,9 +301,14 @@ def _plan(event: PaymentEvent, catalog: Catalog) -> Plan | None:
 def _price_note(event: PaymentEvent, plan: Plan) -> str:
     if event.amount is None:
         return ""
-    expected = plan.stars if event.provider is Provider.TELEGRAM else plan.stripe_amount
-    if event.provider is Provider.TELEGRAM and event.currency not in (None, "XTR"):
-        return f"; paid in {event.currency}, not Stars"
+    if event.provider is Provider.TELEGRAM:
+        if event.currency not in (None, "XTR"):
+            return f"; paid in {event.currency}, not Stars"
+        expected = plan.stars
+    elif event.currency and event.currency.upper() in plan.prices:
+        expected = plan.prices[event.currency.upper()]
+    else:
+        expected = plan.stripe_amount
     if expected and event.amount != expected:
         return f"; paid {event.amount}, the plan costs {expected}"
     return ""

@@ -568,5 +568,13 @@ def learner_delete(key: str, yes: bool) -> None:
         click.echo(f"  {line}")
 
 
+def _register() -> None:
+    from tutor.cli_payments import payments
+
+    main.add_command(payments)
+
+
+_register()
+
 if __name__ == "__main__":
     main()

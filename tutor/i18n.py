@@ -652,6 +652,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "You've used your {limit} free lessons this week.",
         "es": "Ya usaste tus {limit} lecciones gratis de esta semana.",
     },
+    "paywall_lessons_none": {
+        "en": "Lessons need a plan or a pack.",
+        "es": "Las lecciones necesitan un plan o un paquete.",
+    },
     "paywall_voice": {
         "en": "You've used your {limit} free voice notes today.",
         "es": "Ya usaste tus {limit} notas de voz gratis de hoy.",

@@ -369,13 +369,13 @@ class IntentRules:
         for name, words in COMMANDS.items():
             if folded in words:
                 return Decision(Intent.COMMAND, 1.0, "rules", name)
+        for intent, words in SHORTCUTS.items():  # exact phrases, before a menu item's name
+            if folded in words:
+                return Decision(intent, 1.0, "rules", folded)
         if state.get("menu") == "main":
             item = self._menu_item(text, folded)
             if item is not None:
                 return Decision(Intent.MENU_CHOICE, 1.0, "rules", item)
-        for intent, words in SHORTCUTS.items():
-            if folded in words:
-                return Decision(intent, 1.0, "rules", folded)
         short = len(folded.split()) <= 8
         if short:
             for name, pattern in _COMMAND_PATTERNS:

@@ -48,6 +48,22 @@ def nightly_memory(services: Services) -> None:
         )
 
 
+def reconcile_payments(services: Services) -> None:
+    """Compare Stripe's subscriptions with the entitlement records; drift is reported."""
+    if services.stripe is None:
+        return
+    from payments import reconcile
+    from tutor.models import utcnow
+
+    report = reconcile.reconcile_stripe(services.engine, services.stripe, utcnow())
+    level = logging.WARNING if report.drift else logging.INFO
+    logger.log(
+        level,
+        "payments reconciled",
+        extra={"checked": report.checked, "records": report.records, "drift": len(report.drift)},
+    )
+
+
 def build_scheduler(services: Services, *, blocking: bool) -> BaseScheduler:
     scheduler: BaseScheduler = (
         BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
@@ -68,6 +84,17 @@ def build_scheduler(services: Services, *, blocking: bool) -> BaseScheduler:
         args=[services],
         minutes=15,  # each learner is summarised once, in the first run of their night
         id="nightly_memory",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        reconcile_payments,
+        "cron",
+        args=[services],
+        hour=3,
+        minute=30,  # UTC, once a night
+        id="reconcile_payments",
         replace_existing=True,
         coalesce=True,
         max_instances=1,

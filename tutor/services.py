@@ -31,6 +31,7 @@ from tutor.queue import DramatiqQueue, EmbeddedQueue, TaskQueue
 from tutor.settings import Settings
 
 if TYPE_CHECKING:
+    from payments.stripe_rail import StripeRail
     from tutor.llm.router import Router
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Services:
     metrics_dir: str | None = None
     _router: Router | None = None
     _embedder: Embedder | None = None
+    _stripe: StripeRail | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -66,9 +68,20 @@ class Services:
             self._router = build_router(self.settings, self.redis, self.engine)
         return self._router
 
+    @property
+    def stripe(self) -> StripeRail | None:
+        """The Stripe rail when Stripe is configured, built on first use."""
+        if self._stripe is None and self.settings.stripe_enabled:
+            from payments.stripe_rail import StripeRail
+
+            self._stripe = StripeRail(self.settings, self.catalog)
+        return self._stripe
+
     def close(self) -> None:
         if self._router is not None:
             self._router.close()
+        if self._stripe is not None:
+            self._stripe.close()
         self.queue.close()
         self.http.close()
         self.engine.dispose()

@@ -1,7 +1,8 @@
 """Webhook endpoints: verify, parse, store in the inbox, hand off, acknowledge.
 
 No model call and no reply happens inside a request; a request is a few
-milliseconds of signature checking and one INSERT.
+milliseconds of signature checking and one INSERT. The one exception is Telegram's
+pre-checkout query, answered in the response body (one SELECT, no INSERT).
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from tutor import intake, metrics
+from payments import ledger, whatsapp_pay
+from payments.stripe_rail import quiet_first_invoice
+from tutor import billing, checkout, intake, metrics
 from tutor.channels import telegram, whatsapp
 from tutor.errors import PayloadError, SignatureError, WebhookError
 from tutor.messages import Inbound
+from tutor.models import utcnow
 from tutor.services import Services
 
 logger = logging.getLogger(__name__)
@@ -64,6 +68,16 @@ def telegram_update() -> Response | tuple[Response, int]:
         secret.get_secret_value() if secret else None,
     )
     body = read_json()
+    query = telegram.parse_pre_checkout(body)
+    if query is not None:
+        # Telegram waits 10 s for this answer, so it is decided here, not in the queue, and
+        # goes back in this response's body (Bot API "Making requests when getting
+        # updates"): no outbound call that could hang or fail inside the request. Its
+        # success is unknowable, but a lost answer only lets the query expire unpaid.
+        verdict = checkout.decide(services().engine, services().catalog, query)
+        metrics.WEBHOOK_SECONDS.labels("telegram").observe(time.perf_counter() - started)
+        answer = telegram.webhook_answer(query.query_id, verdict.ok, verdict.error_message)
+        return jsonify(answer)
     inbound = telegram.parse_update(body)
     if inbound is None:
         logger.info("telegram update ignored", extra={"update_keys": sorted(body)[:5]})
@@ -104,6 +118,8 @@ def whatsapp_update() -> Response | tuple[Response, int]:
     batch = whatsapp.parse_webhook(read_json())
     for inbound in batch.messages:
         accept(inbound)
+    for payment_status in batch.payments:
+        _whatsapp_payment(payment_status)
     for status in batch.statuses:
         level = logging.WARNING if status.status == "failed" else logging.DEBUG
         logger.log(
@@ -112,6 +128,43 @@ def whatsapp_update() -> Response | tuple[Response, int]:
             extra={"status": status.status, "error_code": status.error_code},
         )
     metrics.WEBHOOK_SECONDS.labels("whatsapp").observe(time.perf_counter() - started)
+    return _ok()
+
+
+def _whatsapp_payment(status: dict[str, Any]) -> None:
+    """Record a WhatsApp Pay status's events once; queue the order's ``order_status`` and
+    the learner's notice in the same transaction (sent by the workers, not this request)."""
+    bundle = services()
+    now = utcnow()
+    for event in whatsapp_pay.events_from_status(status):
+        with bundle.engine.begin() as connection:
+            applied = whatsapp_pay.record_in(connection, event, bundle.catalog, now)
+            closed = whatsapp_pay.queue_order_status(connection, applied)
+            key = billing.queue_notice(connection, applied) or closed
+        billing.notify(bundle, key)
+
+
+@blueprint.post("/webhooks/stripe")
+def stripe_event() -> Response | tuple[Response, int]:
+    """Record each payment a signed Stripe event means, once; 200 for every verified event
+    (replays and types we ignore too), so Stripe stops sending it."""
+    started = time.perf_counter()
+    bundle = services()
+    rail = bundle.stripe
+    if rail is None or not rail.receives_webhooks:
+        return jsonify(error="stripe is not configured"), 404
+    limit = bundle.settings.max_webhook_bytes
+    raw = request.get_data(cache=True)
+    if (request.content_length or 0) > limit or len(raw) > limit:
+        raise PayloadError("body too large", status=413)
+    event = rail.parse_webhook(raw, request.headers.get("Stripe-Signature"))
+    now = utcnow()
+    for payment in rail.events_from(event, bundle.engine):
+        with bundle.engine.begin() as connection:
+            applied = ledger.record_in(connection, payment, bundle.catalog, now)
+            key = billing.queue_notice(connection, quiet_first_invoice(applied))
+        billing.notify(bundle, key)
+    metrics.WEBHOOK_SECONDS.labels("stripe").observe(time.perf_counter() - started)
     return _ok()
 
 

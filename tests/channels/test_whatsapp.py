@@ -225,14 +225,15 @@ def test_statuses_including_the_failed_one() -> None:
     assert (read.status, read.error_code, read.error_title) == ("read", None, None)
 
 
-def test_payment_status_is_a_payment_event() -> None:
+def test_payment_status_goes_to_the_ledger_not_the_inbox() -> None:
     body = _load("message_status__sent")
     status = body["entry"][0]["changes"][0]["value"]["statuses"][0]
     status.update(type="payment", status="captured", payment={"reference_id": "order-7"})
-    inbound = _only(parse_webhook(body))
-    assert inbound.kind is Kind.PAYMENT
-    assert inbound.provider_message_id == "wamid.xyzxyz:captured"
-    assert inbound.raw["status"]["payment"]["reference_id"] == "order-7"
+    batch = parse_webhook(body)
+    assert (batch.messages, batch.statuses) == ((), ())
+    [payment] = batch.payments
+    assert payment["id"] == "wamid.xyzxyz"
+    assert payment["payment"]["reference_id"] == "order-7"
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,8 @@ from typing import Any
 from .server import FakeResponse, FakeServer, RecordedRequest
 
 DEFAULT_TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
+SUBSCRIPTION_PERIOD = 2592000  # 30 days: the only period Telegram allows
+SUBSCRIPTION_MAX_PRICE = 10000  # Stars
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,24 @@ def _ok(result: Any) -> FakeResponse:
     return FakeResponse(200, {"ok": True, "result": result})
 
 
+def _invoice_problem(params: dict[str, Any]) -> str | None:
+    """What the Bot API would refuse in an invoice's fields, or None."""
+    prices = params.get("prices")
+    if not params.get("title") or not params.get("payload") or not params.get("currency"):
+        return "title, payload and currency are required"
+    if len(str(params["title"])) > 32 or not 1 <= len(str(params.get("description", ""))) <= 255:
+        return "title is 1-32 characters and description 1-255"
+    if len(str(params["payload"]).encode()) > 128:
+        return "payload is 1-128 bytes"
+    if not isinstance(prices, list) or not prices:
+        return "prices must be non-empty"
+    if params["currency"] == "XTR" and (len(prices) != 1 or params.get("provider_token")):
+        return "Stars invoices take one price and no provider"
+    return None
+
+
 class FakeTelegram(FakeServer):
-    """Speaks enough of the Bot API for the tutor: sends, callbacks, webhook, files."""
+    """Speaks enough of the Bot API for the tutor: sends, callbacks, webhook, files, Stars."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, bot_username: str = "tutor_test_bot") -> None:
         super().__init__()
@@ -84,6 +102,11 @@ class FakeTelegram(FakeServer):
         self.bot_username = bot_username
         self.webhook: dict[str, Any] = {}
         self.answered_callbacks: list[str] = []
+        # Stars: every accepted call's parameters, in order.
+        self.invoice_links: list[dict[str, Any]] = []
+        self.pre_checkout_answers: list[dict[str, Any]] = []
+        self.star_refunds: list[dict[str, Any]] = []
+        self.subscription_edits: list[dict[str, Any]] = []
         self.blocked_chats: set[str] = set()
         self.files: dict[str, tuple[str, bytes]] = {}
         self._sent: list[SentMessage] = []
@@ -201,13 +224,12 @@ class FakeTelegram(FakeServer):
         return self._record("sendDocument", params, {"document": {"file_id": document}})
 
     def _api_sendInvoice(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
-        prices = params.get("prices")
-        if not params.get("title") or not params.get("payload") or not params.get("currency"):
-            return _error(400, "Bad Request: title, payload and currency are required")
-        if not isinstance(prices, list) or not prices:
-            return _error(400, "Bad Request: prices must be non-empty")
-        if params["currency"] == "XTR" and (len(prices) != 1 or params.get("provider_token")):
-            return _error(400, "Bad Request: Stars invoices take one price and no provider")
+        problem = _invoice_problem(params)
+        if problem is None and "subscription_period" in params:
+            problem = "subscription_period is a createInvoiceLink parameter"
+        if problem is not None:
+            return _error(400, f"Bad Request: {problem}")
+        prices = params["prices"]
         invoice = {
             "title": params["title"],
             "description": params.get("description", ""),
@@ -216,6 +238,51 @@ class FakeTelegram(FakeServer):
             "start_parameter": "",
         }
         return self._record("sendInvoice", params, {"invoice": invoice})
+
+    def _api_createInvoiceLink(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        problem = _invoice_problem(params)
+        period = params.get("subscription_period")
+        if problem is None and period is not None:
+            if params["currency"] != "XTR" or period != SUBSCRIPTION_PERIOD:
+                problem = "SUBSCRIPTION_PERIOD_INVALID"
+            elif params["prices"][0]["amount"] > SUBSCRIPTION_MAX_PRICE:
+                problem = "SUBSCRIPTION_PRICE_INVALID"
+        if problem is not None:
+            return _error(400, f"Bad Request: {problem}")
+        with self._state:
+            self.invoice_links.append(dict(params))
+            number = len(self.invoice_links)
+        return _ok(f"https://t.me/$fakeInvoice{number:04d}")
+
+    def _api_answerPreCheckoutQuery(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        if not params.get("pre_checkout_query_id") or not isinstance(params.get("ok"), bool):
+            return _error(400, "Bad Request: pre_checkout_query_id and ok are required")
+        if params["ok"] is False and not params.get("error_message"):
+            return _error(400, "Bad Request: ERROR_TEXT_EMPTY")
+        with self._state:
+            self.pre_checkout_answers.append(dict(params))
+        return _ok(True)
+
+    def _api_refundStarPayment(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        charge = params.get("telegram_payment_charge_id")
+        if not isinstance(params.get("user_id"), int) or not charge:
+            return _error(400, "Bad Request: user_id and telegram_payment_charge_id are required")
+        with self._state:
+            if any(r["telegram_payment_charge_id"] == charge for r in self.star_refunds):
+                return _error(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
+            self.star_refunds.append(dict(params))
+        return _ok(True)
+
+    def _api_editUserStarSubscription(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
+        if (
+            not isinstance(params.get("user_id"), int)
+            or not params.get("telegram_payment_charge_id")
+            or not isinstance(params.get("is_canceled"), bool)
+        ):
+            return _error(400, "Bad Request: user_id, charge id and is_canceled are required")
+        with self._state:
+            self.subscription_edits.append(dict(params))
+        return _ok(True)
 
     def _api_answerCallbackQuery(self, params: dict[str, Any]) -> FakeResponse:  # noqa: N802
         query_id = params.get("callback_query_id")

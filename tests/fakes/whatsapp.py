@@ -1,7 +1,8 @@
 """A fake WhatsApp Cloud API (Graph): ``POST /{phone_number_id}/messages`` and media.
 
 It checks the Bearer token, validates the message limits our renderer must keep
-(text 4096, ≤3 buttons of ≤20 chars, ≤10 list rows of ≤24 chars, body ≤1024),
+(text 4096, ≤3 buttons of ≤20 chars, ≤10 list rows of ≤24 chars, body ≤1024,
+WhatsApp Pay ``order_details`` / ``order_status`` parameters),
 refuses free-form messages to chats marked outside the 24-hour window, and
 records accepted sends. An optional ``/vNN.N`` path prefix is accepted.
 """
@@ -36,6 +37,10 @@ DOCUMENT_TYPES = frozenset(
     }
 )
 UPLOAD_TYPES = DOCUMENT_TYPES | {"audio/ogg", "audio/mpeg", "image/jpeg", "image/png"}
+REFERENCE_ID = re.compile(r"[A-Za-z0-9_.-]{1,35}")
+ORDER_STATUSES = frozenset(
+    {"pending", "processing", "partially-shipped", "shipped", "completed", "canceled"}
+)
 
 
 def sign(body: bytes, app_secret: str) -> str:
@@ -242,4 +247,68 @@ def _validate_interactive(interactive: dict[str, Any]) -> str:
         if not action.get("button") or len(action["button"]) > 20:
             return "list button label must be 1-20 characters"
         return ""
+    if interactive.get("type") == "order_details":
+        return _validate_order_details(action)
+    if interactive.get("type") == "order_status":
+        return _validate_order_status(action)
     return f"unknown interactive type {interactive.get('type')!r}"
+
+
+def _amount(value: Any) -> int | None:
+    """An ``{"value", "offset"}`` amount in hundredths, or None when malformed."""
+    if not isinstance(value, dict):
+        return None
+    number, offset = value.get("value"), value.get("offset")
+    if not isinstance(number, int) or not isinstance(offset, int) or offset <= 0:
+        return None
+    return number * 100 // offset
+
+
+def _validate_order_details(action: dict[str, Any]) -> str:
+    """Meta's order_details rules: reference_id ≤35 of [A-Za-z0-9_.-], a pending order whose
+    items add up to the subtotal and the total."""
+    parameters = action.get("parameters", {})
+    if action.get("name") != "review_and_pay":
+        return "order_details action name must be review_and_pay"
+    if not REFERENCE_ID.fullmatch(str(parameters.get("reference_id", ""))):
+        return "reference_id must be 1-35 letters, digits, _ - or ."
+    if parameters.get("type") not in ("digital-goods", "physical-goods"):
+        return "type must be digital-goods or physical-goods"
+    if not parameters.get("payment_configuration") and not parameters.get("payment_settings"):
+        return "a payment configuration or payment settings are required"
+    if parameters.get("currency") not in ("INR", "BRL"):
+        return "currency must be INR or BRL"
+    total = _amount(parameters.get("total_amount"))
+    order = parameters.get("order", {})
+    if total is None or order.get("status") != "pending":
+        return "total_amount and an order in status pending are required"
+    items = order.get("items") or []
+    prices = [_amount(item.get("amount")) for item in items]
+    if (
+        not items
+        or any(p is None for p in prices)
+        or any(
+            not item.get("retailer_id")
+            or not 0 < len(item.get("name", "")) <= 60
+            or not isinstance(item.get("quantity"), int)
+            or item["quantity"] < 1
+            for item in items
+        )
+    ):
+        return "items need retailer_id, a name of 1-60 characters, amount and quantity"
+    subtotal = sum(p * item["quantity"] for p, item in zip(prices, items, strict=True) if p)
+    if _amount(order.get("subtotal")) != subtotal or total != subtotal:
+        return "subtotal and total_amount must equal the items' sum"
+    return ""
+
+
+def _validate_order_status(action: dict[str, Any]) -> str:
+    parameters = action.get("parameters", {})
+    if action.get("name") != "review_order":
+        return "order_status action name must be review_order"
+    if not REFERENCE_ID.fullmatch(str(parameters.get("reference_id", ""))):
+        return "reference_id must be 1-35 letters, digits, _ - or ."
+    status = parameters.get("order", {}).get("status")
+    if status not in ORDER_STATUSES:
+        return f"order status {status!r} is not one of {sorted(ORDER_STATUSES)}"
+    return ""

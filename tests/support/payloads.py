@@ -143,3 +143,42 @@ def whatsapp_voice(wa_id: str, media_id: str) -> dict[str, Any]:
         "voice": True,
     }
     return body
+
+
+def telegram_stars_payment(
+    user_id: int,
+    payload: str,
+    amount: int,
+    charge_id: str,
+    *,
+    expires: int | None = None,
+    first: bool = False,
+    refunded: bool = False,
+) -> dict[str, Any]:
+    """A Stars ``successful_payment`` (a subscription's when ``expires`` is given; its
+    first payment when ``first``) or, with ``refunded``, a ``refunded_payment``."""
+    payment: dict[str, Any] = {
+        "currency": "XTR",
+        "total_amount": amount,
+        "invoice_payload": payload,
+        "telegram_payment_charge_id": charge_id,
+    }
+    if refunded:
+        field = "refunded_payment"
+    else:
+        field = "successful_payment"
+        payment["provider_payment_charge_id"] = ""
+        if expires is not None:
+            payment.update(
+                subscription_expiration_date=expires, is_recurring=True, is_first_recurring=first
+            )
+    return {
+        "update_id": next(_update_ids),
+        "message": {
+            "message_id": next(_update_ids) % 100_000,
+            "from": {"id": user_id, "is_bot": False, "first_name": "Ana", "language_code": "en"},
+            "chat": {"id": user_id, "first_name": "Ana", "type": "private"},
+            "date": int(time.time()),
+            field: payment,
+        },
+    }

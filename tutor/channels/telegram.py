@@ -16,10 +16,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from telegram import CallbackQuery, Message, PreCheckoutQuery, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.warnings import PTBDeprecationWarning
 
-from tutor.channels.telegram_render import render
+from tutor.channels.telegram_payments import (
+    PreCheckout,
+    StarsMethods,
+    parse_pre_checkout,
+    payment_update,
+    webhook_answer,
+)
+from tutor.channels.telegram_render import invoice_link_message, is_invoice_link, render
 from tutor.errors import (
     PayloadError,
     PermanentSendError,
@@ -29,13 +36,24 @@ from tutor.errors import (
 )
 from tutor.messages import Attachment, Channel, Inbound, Kind, Media, Reply
 
-__all__ = ["ALLOWED_UPDATES", "TelegramClient", "parse_update", "render", "verify_secret"]
+__all__ = [
+    "ALLOWED_UPDATES",
+    "PreCheckout",
+    "TelegramClient",
+    "parse_pre_checkout",
+    "parse_update",
+    "render",
+    "verify_secret",
+    "webhook_answer",
+]
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 #: The update types we act on; everything else is acknowledged and dropped.
 ALLOWED_UPDATES = ("message", "callback_query", "pre_checkout_query")
+# The ones that become an Inbound (a pre-checkout query is answered in the request).
+_INBOUND_UPDATES = ("message", "callback_query")
 # User content we cannot teach from (stickers, photos, ...): answered as UNSUPPORTED.
 _CONTENT_ATTRIBUTES = (
     "animation", "contact", "dice", "document", "game", "invoice", "live_photo", "location",
@@ -56,13 +74,17 @@ def verify_secret(header_value: str | None, secret: str | None) -> None:
 
 
 def parse_update(body: dict[str, Any]) -> Inbound | None:
-    """Turn one webhook ``Update`` into an Inbound; None for update types we ignore."""
+    """Turn one webhook ``Update`` into an Inbound; None for update types we ignore.
+
+    A ``pre_checkout_query`` is None here too: it is answered inside the webhook request
+    (:func:`parse_pre_checkout`, :mod:`tutor.checkout`) and never reaches the inbox.
+    """
     if not isinstance(body, dict):
         raise PayloadError("a Telegram update is a JSON object")
     update_id = body.get("update_id")
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise PayloadError("not a Telegram update: no integer update_id")
-    field = next((name for name in ALLOWED_UPDATES if body.get(name) is not None), None)
+    field = next((name for name in _INBOUND_UPDATES if body.get(name) is not None), None)
     if field is None:
         logger.debug("telegram update ignored", extra={"update_id": update_id})
         return None
@@ -74,9 +96,7 @@ def parse_update(body: dict[str, Any]) -> Inbound | None:
             return _from_message(update.message, update_id, body, degraded)
         if update.callback_query is not None:
             return _from_callback(update.callback_query, update_id, body)
-        if update.pre_checkout_query is not None:
-            return _from_pre_checkout(update.pre_checkout_query, update_id, body)
-    return None  # pragma: no cover - field guarantees one of the three
+    return None  # pragma: no cover - field guarantees one of the two
 
 
 @contextmanager
@@ -117,6 +137,7 @@ def _from_message(
     kind, text, media = (Kind.UNSUPPORTED, "", None) if degraded else _classify(message)
     if kind is None:
         return None  # service messages: joins, pins, topic changes, ...
+    payment = payment_update(message) if kind is Kind.PAYMENT else None
     return Inbound(
         channel=Channel.TELEGRAM,
         chat_id=str(message.chat.id),
@@ -128,6 +149,7 @@ def _from_message(
         language_hint=user.language_code,
         sent_at=_aware(message.date),
         raw=body,
+        payment=payment,
     )
 
 
@@ -198,21 +220,6 @@ def _from_callback(query: CallbackQuery, update_id: int, body: dict[str, Any]) -
     )
 
 
-def _from_pre_checkout(query: PreCheckoutQuery, update_id: int, body: dict[str, Any]) -> Inbound:
-    user = query.from_user
-    _require_int(user.id, "pre_checkout_query.from.id")
-    return Inbound(
-        channel=Channel.TELEGRAM,
-        chat_id=str(user.id),
-        learner_key=f"telegram:{user.id}",
-        provider_message_id=str(update_id),
-        kind=Kind.PAYMENT,
-        language_hint=user.language_code,
-        sent_at=datetime.now(UTC),
-        raw=body,
-    )
-
-
 def _require_int(value: object, name: str) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise PayloadError(f"{name} is not an integer")
@@ -252,7 +259,7 @@ def _redact_in_http_logs(token: str) -> None:
             http_logger.addFilter(_RedactToken(token))
 
 
-class TelegramClient:
+class TelegramClient(StarsMethods):
     """The Bot API over synchronous httpx; implements ``ChannelAdapter``."""
 
     channel: Channel = Channel.TELEGRAM
@@ -267,10 +274,22 @@ class TelegramClient:
         return "TelegramClient(<token hidden>)"
 
     def send(self, chat_id: str, reply: Reply) -> list[str]:
-        """Send every part of ``reply`` (a document last); return the Bot API message ids."""
+        """Send every part of ``reply`` (a document last); return the Bot API message ids.
+
+        A Stars subscription invoice is made with createInvoiceLink and sent as a message
+        with a URL button to the link (sendInvoice has no ``subscription_period``).
+        """
+        try:
+            calls = render(reply)
+        except ValueError as exc:
+            raise PermanentSendError(f"telegram: reply cannot be sent: {exc}") from exc
         ids: list[str] = []
-        for method, payload in render(reply):
+        for method, payload in calls:
             ids.append(_message_id(method, self.call(method, {"chat_id": chat_id, **payload})))
+        if reply.invoice is not None and is_invoice_link(reply.invoice):
+            link = self.create_invoice_link(reply.invoice)
+            message = {"chat_id": chat_id, **invoice_link_message(reply.invoice, link)}
+            ids.append(_message_id("sendMessage", self.call("sendMessage", message)))
         if reply.document:
             if reply.attachment is None:
                 raise PermanentSendError("telegram sendDocument: the document was not built")

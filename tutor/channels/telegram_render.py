@@ -11,6 +11,7 @@ logger = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64  # bytes, UTF-8
+TITLE_LIMIT, DESCRIPTION_LIMIT, PAYLOAD_LIMIT = 32, 255, 128  # invoices; the payload in bytes
 
 
 def render(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
@@ -26,26 +27,51 @@ def render(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
         calls.append(("sendVoice", {"voice": reply.voice_url}))
     if reply.image_url:
         calls.append(("sendPhoto", {"photo": reply.image_url}))
-    if reply.invoice is not None:
+    if reply.invoice is not None and not is_invoice_link(reply.invoice):
         calls.append(invoice_call(reply.invoice))
     return calls
+
+
+def is_invoice_link(invoice: Invoice) -> bool:
+    """A Stars subscription: only createInvoiceLink takes ``subscription_period``, so the
+    client makes the link first and then sends it (:func:`invoice_link_message`)."""
+    return invoice.currency == "XTR" and invoice.subscription_period > 0
 
 
 def invoice_call(invoice: Invoice) -> tuple[str, dict[str, Any]]:
     """sendInvoice for Stars (and provider currencies); a payment link goes as text."""
     if invoice.url and invoice.currency != "XTR":
         return ("sendMessage", {"text": f"{invoice.title}: {invoice.url}"})
-    return (
-        "sendInvoice",
-        {
-            "title": invoice.title[:32],
-            "description": invoice.description[:255],
-            "payload": invoice.payload,
-            "currency": invoice.currency,
-            "prices": [{"label": invoice.title[:32], "amount": invoice.amount}],
-            "provider_token": "",
-        },
-    )
+    return ("sendInvoice", {**invoice_fields(invoice), "provider_token": ""})
+
+
+def invoice_link_params(invoice: Invoice) -> dict[str, Any]:
+    """createInvoiceLink for a Stars subscription (one price, no provider token)."""
+    return {**invoice_fields(invoice), "subscription_period": invoice.subscription_period}
+
+
+def invoice_link_message(invoice: Invoice, link: str) -> dict[str, Any]:
+    """sendMessage naming what is sold, with one URL button that opens the invoice link."""
+    price = f"{invoice.amount} ⭐"
+    text = "\n".join(p for p in (f"{invoice.title} — {price}", invoice.description) if p)
+    button = {"text": f"⭐ {invoice.title[:24]} · {invoice.amount}", "url": link}
+    return {"text": text[:TEXT_LIMIT], "reply_markup": {"inline_keyboard": [[button]]}}
+
+
+def invoice_fields(invoice: Invoice) -> dict[str, Any]:
+    """Title, description, payload, currency and the one price, within Telegram's limits
+    (title 1-32 characters, description 1-255; the payload, 1-128 bytes, is never cut)."""
+    if not 1 <= len(invoice.payload.encode()) <= PAYLOAD_LIMIT:
+        raise ValueError(f"an invoice payload is 1-{PAYLOAD_LIMIT} bytes")
+    title = invoice.title.strip()[:TITLE_LIMIT] or "Tutor"
+    description = invoice.description.strip()[:DESCRIPTION_LIMIT] or title
+    return {
+        "title": title,
+        "description": description,
+        "payload": invoice.payload,
+        "currency": invoice.currency,
+        "prices": [{"label": title, "amount": invoice.amount}],
+    }
 
 
 def inline_keyboard(options: tuple[Option, ...]) -> dict[str, Any] | None:

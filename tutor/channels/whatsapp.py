@@ -75,6 +75,9 @@ class WhatsAppBatch:
 
     messages: tuple[Inbound, ...] = ()
     statuses: tuple[DeliveryStatus, ...] = ()
+    #: WhatsApp Pay statuses (``type: payment``), as sent: :mod:`payments.whatsapp_pay`
+    #: turns them into ledger events. Never inbox messages: they are not a learner's turn.
+    payments: tuple[dict[str, Any], ...] = ()
 
 
 def verify_signature(body: bytes, header_value: str | None, app_secret: str | None) -> None:
@@ -103,11 +106,13 @@ def verify_challenge(
 
 
 def parse_webhook(body: dict[str, Any]) -> WhatsAppBatch:
-    """Messages and delivery statuses from one webhook body; other fields are ignored."""
+    """Messages, delivery and payment statuses from one webhook body; other fields are
+    ignored."""
     if not isinstance(body, dict) or body.get("object") != "whatsapp_business_account":
         raise PayloadError("not a WhatsApp Business Account webhook")
     messages: list[Inbound] = []
     statuses: list[DeliveryStatus] = []
+    payments: list[dict[str, Any]] = []
     for entry in _objects(body.get("entry"), "entry", required=True):
         for change in _objects(entry.get("changes"), "changes"):
             if change.get("field") != "messages":
@@ -122,10 +127,10 @@ def parse_webhook(body: dict[str, Any]) -> WhatsAppBatch:
                     messages.append(inbound)
             for status in _objects(value.get("statuses"), "statuses"):
                 if status.get("type") == "payment":
-                    messages.append(_payment_status(status))
+                    payments.append(_payment_status(status))
                 else:
                     statuses.append(_status(status))
-    return WhatsAppBatch(tuple(messages), tuple(statuses))
+    return WhatsAppBatch(tuple(messages), tuple(statuses), tuple(payments))
 
 
 def _objects(value: Any, name: str, *, required: bool = False) -> list[dict[str, Any]]:
@@ -221,23 +226,13 @@ def _is_audio(mime: str) -> bool:
     return mime.startswith("audio/")
 
 
-def _payment_status(status: dict[str, Any]) -> Inbound:
-    """A WhatsApp Pay status update (``type: payment``) is a payment event, not a receipt."""
-    wamid, state = status.get("id"), status.get("status")
-    payment = status.get("payment")
-    payment = payment if isinstance(payment, dict) else {}
-    recipient = status.get("recipient_id") or status.get("from") or payment.get("sender")
-    if not (isinstance(wamid, str) and isinstance(state, str) and isinstance(recipient, str)):
-        raise PayloadError("payment status is missing id, status or recipient")
-    return Inbound(
-        channel=Channel.WHATSAPP,
-        chat_id=recipient,
-        learner_key=f"whatsapp:{status.get('recipient_user_id') or recipient}",
-        provider_message_id=f"{wamid}:{state}",  # one order moves pending -> captured
-        kind=Kind.PAYMENT,
-        sent_at=_timestamp(status.get("timestamp")),
-        raw={"status": status},
-    )
+def _payment_status(status: dict[str, Any]) -> dict[str, Any]:
+    """A WhatsApp Pay status (``type: payment``): checked for the fields every one carries
+    (id, status, a ``payment`` object), then kept whole for the ledger."""
+    wamid, state, payment = status.get("id"), status.get("status"), status.get("payment")
+    if not (isinstance(wamid, str) and isinstance(state, str) and isinstance(payment, dict)):
+        raise PayloadError("payment status is missing id, status or payment")
+    return status
 
 
 def _status(status: dict[str, Any]) -> DeliveryStatus:

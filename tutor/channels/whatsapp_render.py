@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tutor.messages import Option, Reply, Template, split_text
+from tutor.messages import Invoice, Option, Reply, Template, split_text
 
 TEXT_LIMIT = 4096
 INTERACTIVE_BODY_LIMIT = 1024
@@ -12,6 +12,7 @@ MAX_BUTTONS, BUTTON_TITLE_LIMIT, BUTTON_ID_LIMIT = 3, 20, 256
 MAX_ROWS, ROW_TITLE_LIMIT, ROW_ID_LIMIT = 10, 24, 200
 LIST_BUTTON_LIMIT = 20
 DOCUMENT_CAPTION_LIMIT = 1024
+FOOTER_LIMIT = 60
 
 
 def address(to: str) -> dict[str, str]:
@@ -28,6 +29,8 @@ def render(reply: Reply, to: str, *, list_button: str = "Choose") -> list[dict[s
     envelope = _envelope(to)
     if reply.template is not None:
         return [{**envelope, **template_message(reply.template)}]
+    if reply.invoice is not None and reply.invoice.order:
+        return [{**envelope, **part} for part in _order_parts(reply, reply.invoice)]
     parts = _text_parts(reply, list_button)
     if reply.voice_url:
         parts.append({"type": "audio", "audio": {"link": reply.voice_url}})
@@ -45,6 +48,31 @@ def document_message(to: str, media_id: str, filename: str, caption: str = "") -
     if caption:
         document["caption"] = caption[:DOCUMENT_CAPTION_LIMIT]
     return {**_envelope(to), "type": "document", "document": document}
+
+
+def _order_parts(reply: Reply, invoice: Invoice) -> list[dict[str, Any]]:
+    """A WhatsApp Pay order as one interactive message whose body is the reply's text.
+
+    Parameters with a ``total_amount`` are an order to pay (``order_details``, button
+    "Review and pay"); without one, an update of that order (``order_status``). Meta's
+    "Receive payments via payment gateways on WhatsApp" and Payments API "Orders" pages.
+    """
+    order = invoice.order or {}
+    chunks = split_text(reply.numbered_text() or invoice.title, TEXT_LIMIT)
+    last = split_text(chunks.pop(), INTERACTIVE_BODY_LIMIT)
+    body = last.pop()
+    if "total_amount" in order:
+        interactive: dict[str, Any] = {"type": "order_details", "body": {"text": body}}
+        if invoice.description and len(invoice.description) <= FOOTER_LIMIT:
+            interactive["footer"] = {"text": invoice.description}
+        interactive["action"] = {"name": "review_and_pay", "parameters": order}
+    else:
+        interactive = {
+            "type": "order_status",
+            "body": {"text": body},
+            "action": {"name": "review_order", "parameters": order},
+        }
+    return [*(_text(chunk) for chunk in [*chunks, *last]), _interactive(interactive)]
 
 
 def _envelope(to: str) -> dict[str, Any]:
