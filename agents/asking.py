@@ -47,6 +47,7 @@ def request(
         },
         learner_text=learner_text[:MODEL_CHARS],
         learner_key=context.learner_key,
+        plan=context.plan,
         language=target,
         level=str(context.profile.get("level") or "A1"),
         fallback=fallback,

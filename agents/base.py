@@ -26,6 +26,9 @@ class Context:
     learner_id: int | None = None
     request_id: str = ""
     memory: Memory = Memory()
+    #: "paid" while a subscription or pack lessons cover the learner, else "free": the
+    #: model budget a learner gets (``tutor.llm.budget``).
+    plan: str = "free"
 
     @property
     def lang(self) -> str:

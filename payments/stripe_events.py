@@ -7,7 +7,10 @@
     invoice.paid                     renewal (subscription_cycle); the first invoice of
                                      a subscription is a renewal marked FIRST_INVOICE
                                      (it records the period end and the payment intent
-                                     a refund will name; the learner is not told twice)
+                                     a refund will name, or the invoice id when the
+                                     body has none: the rail then finds the invoice a
+                                     refund's payment intent paid; the learner is not
+                                     told twice)
     customer.subscription.updated    cancel, when it is set to end at the period end
     customer.subscription.deleted    ended
     charge.refunded                  refund of the payment intent (full or partial)

@@ -7,7 +7,9 @@ it). A plan's link is the ``stripe_link`` of the plans file, else the one cached
 idempotency keys, so two processes racing create one link) and cached.
 
 Webhooks are verified with the SDK (``Stripe-Signature``, 300 s tolerance) and mapped
-by :mod:`payments.stripe_events`; the ledger stores each event once. Vendor errors
+by :mod:`payments.stripe_events`; the ledger stores each event once. A refund of a
+payment intent that no applied payment names is looked up once through the Invoice
+Payments API: the invoice it paid is what a renewal was recorded under. Vendor errors
 become :class:`~tutor.errors.PaymentProviderError`, refused webhooks
 :class:`~tutor.errors.SignatureError` or :class:`~tutor.errors.PayloadError`.
 """
@@ -27,10 +29,10 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from payments import stripe_events
-from payments.ledger import Applied, PaymentEvent, Provider
+from payments.ledger import Applied, EventKind, PaymentEvent, Provider, Status
 from payments.plans import Catalog, Plan, PlanKind
 from tutor.errors import ConfigurationError, PayloadError, PaymentProviderError, SignatureError
-from tutor.models import payment_links, utcnow
+from tutor.models import payment_events, payment_links, utcnow
 from tutor.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -248,9 +250,68 @@ class StripeRail:
 
     def events_from(self, event: stripe.Event, engine: Engine | None = None) -> list[PaymentEvent]:
         """The ledger events a verified Stripe event means; with ``engine``, a checkout
-        without ``metadata.plan`` finds its plan through the link it was paid on."""
+        without ``metadata.plan`` finds its plan through the link it was paid on, and a
+        refund no applied payment matches the invoice its payment intent paid."""
         links = (lambda link: self.plan_of_link(engine, link)) if engine is not None else None
-        return stripe_events.events_from(event.to_dict(), links)
+        found = stripe_events.events_from(event.to_dict(), links)
+        if engine is None:
+            return found
+        return [self._refund_by_invoice(engine, payment) for payment in found]
+
+    def _refund_by_invoice(self, engine: Engine, payment: PaymentEvent) -> PaymentEvent:
+        """A refund of a payment intent no applied payment names, named by the invoice
+        that payment intent paid (Stripe's Invoice Payments API); else ``payment``.
+
+        On the pinned API version an ``invoice.paid`` body names no payment intent (the
+        invoice's ``payments`` list is there only when expanded), so a renewal is recorded
+        under the invoice id, and the checkout of a subscription under its first invoice;
+        ``charge.refunded`` names the payment intent. The lookup is done here, for the
+        rare refund, rather than expanding every ``invoice.paid`` (a call per renewal):
+        it also matches renewals recorded before, under their invoice ids. When Stripe
+        fails, the refund is recorded as it came (the ledger then decides, and an admin
+        sees it) rather than lost: the webhook still answers 200.
+        """
+        intent = payment.object_ref
+        if payment.kind is not EventKind.REFUND or not intent or not intent.startswith("pi_"):
+            return payment
+        with engine.connect() as connection:
+            if _applied_payment(connection, intent):
+                return payment
+        try:  # no connection held while Stripe answers
+            found = self._client.v1.invoice_payments.list(
+                {"payment": {"type": "payment_intent", "payment_intent": intent}}
+            )
+        except stripe.StripeError as exc:
+            logger.warning(
+                "stripe: finding the invoice a refunded payment paid failed; "
+                "recording the refund as it came",
+                extra={"event_id": payment.event_id, "error": type(exc).__name__},
+            )
+            return payment
+        invoices = [
+            invoice
+            for item in found.data
+            if (invoice := stripe_events.ref(item.to_dict().get("invoice"))) is not None
+        ]
+        if len(invoices) > 1:  # a payment split over invoices: the one a payment names
+            with engine.connect() as connection:
+                invoices.sort(key=lambda invoice: not _applied_payment(connection, invoice))
+        invoice = next(iter(invoices), None)
+        return replace(payment, object_ref=invoice) if invoice else payment
+
+
+def _applied_payment(connection: Connection, object_ref: str) -> bool:
+    """Whether an applied purchase or renewal names ``object_ref`` (as a refund finds it)."""
+    found = connection.execute(
+        select(payment_events.c.id)
+        .where(
+            payment_events.c.object_ref == object_ref,
+            payment_events.c.status == Status.APPLIED.value,
+            payment_events.c.kind.in_((EventKind.PURCHASE.value, EventKind.RENEWAL.value)),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def _cached(connection: Connection, plan_id: str, sold: str) -> Link | None:

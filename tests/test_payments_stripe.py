@@ -143,15 +143,18 @@ def invoice_paid(
     *,
     reason: str = "subscription_cycle",
     intent: str | None = None,
+    invoice_id: str | None = None,
+    expanded: bool = True,
 ) -> dict[str, Any]:
-    """gitpay's recorded invoice.paid, reshaped to the pinned API (``parent``, ``payments``)."""
+    """gitpay's recorded invoice.paid, reshaped to the pinned API (``parent``, ``payments``);
+    not ``expanded``, it has no ``payments`` (as webhook bodies usually come)."""
     event = _recorded("gitpay_full_events/invoice.paid.json")
     invoice = event["data"]["object"]
     for legacy in ("subscription", "subscription_details", "payment_intent", "charge"):
         invoice.pop(legacy, None)
     end = int(period_end.timestamp())
     invoice.update(
-        id=f"in_test{next(_ids)}",
+        id=invoice_id or f"in_test{next(_ids)}",
         billing_reason=reason,
         currency="eur",
         amount_paid=999,
@@ -173,6 +176,8 @@ def invoice_paid(
             ],
         },
     )
+    if not expanded:
+        del invoice["payments"]
     line = invoice["lines"]["data"][0]
     line.update(period={"start": end - 30 * 86400, "end": end}, metadata={})
     return envelope(event["type"], invoice)
@@ -463,6 +468,69 @@ def test_the_first_invoice_is_not_told_twice_and_its_refund_ends_the_subscriptio
     deliver(shop, refunded("pi_first", amount=999, refunded_amount=999))
     assert not record_of(shop, learner_id).subscription_active
     assert events(shop)[-1] == ("refund", "applied", "refunded; subscription ended")
+
+
+@pytest.mark.parametrize("reason", ["subscription_create", "subscription_cycle"])
+def test_a_refund_of_an_invoice_paid_without_its_payment_intent_ends_the_subscription(
+    shop: Harness, fake_stripe: FakeStripe, reason: str
+) -> None:
+    wa_id = "15550002013" if reason == "subscription_create" else "15550002014"
+    learner_id, reference = learner(shop, wa_id)
+    sub = f"sub_unexpanded_{reason}"
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(days=31)
+    deliver(shop, checkout(reference, "monthly", mode="subscription", subscription=sub))
+    invoice = f"in_first_{sub}" if reason == "subscription_create" else f"in_cycle_{sub}"
+    deliver(shop, invoice_paid(sub, end, reason=reason, invoice_id=invoice, expanded=False))
+    fake_stripe.pay_invoice(invoice, f"pi_{sub}")
+    assert record_of(shop, learner_id).subscription_active
+    assert fake_stripe.requests == []  # no lookup for the payments themselves
+
+    deliver(shop, refunded(f"pi_{sub}", amount=999, refunded_amount=999))
+
+    record = record_of(shop, learner_id)
+    assert (record.plan, record.subscription_active) == ("free", False)
+    assert events(shop)[-1] == ("refund", "applied", "refunded; subscription ended")
+    with shop.services.engine.connect() as connection:
+        ref = connection.execute(
+            select(payment_events.c.object_ref).where(payment_events.c.kind == "refund")
+        ).scalar_one()
+    assert ref == invoice
+    (lookup,) = fake_stripe.requests
+    assert (lookup.method, lookup.path) == ("GET", "/v1/invoice_payments")
+    assert lookup.query["payment[type]"] == ["payment_intent"]
+    assert lookup.query["payment[payment_intent]"] == [f"pi_{sub}"]
+    assert told(shop, wa_id)[-1] == "Your refund went through. You're back on the free plan."
+
+
+def test_a_stripe_outage_while_finding_the_refunded_invoice_still_records_the_refund(
+    shop: Harness, fake_stripe: FakeStripe
+) -> None:
+    learner_id, reference = learner(shop, "15550002015")
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(days=31)
+    deliver(shop, checkout(reference, "monthly", mode="subscription", subscription="sub_out"))
+    first = invoice_paid(
+        "sub_out",
+        end,
+        reason="subscription_create",
+        invoice_id="in_first_sub_out",
+        expanded=False,
+    )
+    deliver(shop, first)
+    fake_stripe.pay_invoice("in_first_sub_out", "pi_out")
+    outage = {"error": {"type": "api_error", "message": "down"}}
+    fake_stripe.inject(503, outage, times=3)  # the first try and both retries
+
+    assert post(shop, refunded("pi_out", amount=999, refunded_amount=999)) == 200
+
+    assert len(fake_stripe.requests) == 3
+    # The ledger finds no learner by the payment intent: kept pending, for an admin.
+    assert events(shop)[-1] == ("refund", "pending", "waiting for the learner's purchase")
+    with shop.services.engine.connect() as connection:
+        ref = connection.execute(
+            select(payment_events.c.object_ref).where(payment_events.c.kind == "refund")
+        ).scalar_one()
+    assert ref == "pi_out"  # as it came, for an admin to see
+    assert record_of(shop, learner_id).subscription_active
 
 
 # Payment Links and the API ----------------------------------------------------------------

@@ -147,7 +147,8 @@ def _whatsapp_payment(status: dict[str, Any]) -> None:
 @blueprint.post("/webhooks/stripe")
 def stripe_event() -> Response | tuple[Response, int]:
     """Record each payment a signed Stripe event means, once; 200 for every verified event
-    (replays and types we ignore too), so Stripe stops sending it."""
+    (replays and types we ignore too), so Stripe stops sending it. A refund no applied
+    payment matches costs one Stripe call here (see ``StripeRail.events_from``)."""
     started = time.perf_counter()
     bundle = services()
     rail = bundle.stripe

@@ -25,6 +25,7 @@ from agents.base import Context, Outcome
 from agents.registry import build_dispatcher
 from memory import context as memory_context
 from memory import sessions
+from payments import entitlements
 from tutor import error_events, inbox, learners, leases, logs, metrics, outbox
 from tutor.dispatcher import Dispatcher
 from tutor.errors import ChannelError
@@ -152,6 +153,8 @@ class Worker:
                 idle=idle,
                 k=self.settings.memory_notes_per_turn,
             )
+            record = entitlements.get(connection, learner.id)
+        paid = record is not None and (record.subscribed(utcnow()) or record.lessons_remaining > 0)
         context = Context(
             learner.key,
             learner.profile,
@@ -160,6 +163,7 @@ class Worker:
             learner_id=learner.id,
             request_id=f"inbox-{row.id}",
             memory=remembered,
+            plan="paid" if paid else "free",
         )
         outcome = _welcomed_back(self.dispatcher.dispatch(inbound, context), context)
         if outcome.erased:  # the erasure marked this message done and queued the goodbye

@@ -1,10 +1,13 @@
-"""A fake Stripe API: prices, Payment Links and subscriptions, form-encoded like the real one.
+"""A fake Stripe API: prices, Payment Links, subscriptions and invoice payments, form-encoded
+like the real one.
 
     POST /v1/prices                  create (unit_amount, currency, product_data or product)
     POST /v1/payment_links           create (line_items[0][price] must be a known price)
     GET  /v1/subscriptions           list (status, limit, starting_after; has_more)
     GET  /v1/subscriptions/{id}      retrieve
     POST /v1/subscriptions/{id}      update (cancel_at_period_end)
+    GET  /v1/invoice_payments        list (invoice, payment[type], payment[payment_intent],
+                                     status, limit): which invoices a payment intent paid
 
 It checks the Bearer key, replays a POST answered before under the same
 ``Idempotency-Key`` (as Stripe does for 24 h) and keeps what it created, so tests can
@@ -48,6 +51,7 @@ class FakeStripe(FakeServer):
         self.prices: dict[str, dict[str, Any]] = {}
         self.links: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.invoice_payments: dict[str, dict[str, Any]] = {}
         self._replays: dict[str, FakeResponse] = {}
         self._ids = itertools.count(1)
         self._state = threading.Lock()
@@ -88,6 +92,30 @@ class FakeStripe(FakeServer):
             self.subscriptions[sub_id] = subscription
         return subscription
 
+    def pay_invoice(
+        self, invoice: str, payment_intent: str, amount: int = 999, currency: str = "eur"
+    ) -> dict[str, Any]:
+        """``payment_intent`` paid ``invoice``: the invoice payment Stripe then lists."""
+        now = int(time.time())
+        with self._state:
+            payment_id = f"inpay_fake{next(self._ids)}"
+            payment = {
+                "id": payment_id,
+                "object": "invoice_payment",
+                "amount_paid": amount,
+                "amount_requested": amount,
+                "created": now,
+                "currency": currency,
+                "invoice": invoice,
+                "is_default": True,
+                "livemode": False,
+                "payment": {"type": "payment_intent", "payment_intent": payment_intent},
+                "status": "paid",
+                "status_transitions": {"canceled_at": None, "paid_at": now},
+            }
+            self.invoice_payments[payment_id] = payment
+        return payment
+
     def posts(self, path: str) -> list[RecordedRequest]:
         """Recorded POSTs to ``path`` (retries included)."""
         return [r for r in self.requests if r.method == "POST" and r.path == path]
@@ -117,6 +145,8 @@ class FakeStripe(FakeServer):
             return self._create_link(form(request))
         if parts[1:] == ["subscriptions"] and request.method == "GET":
             return self._list_subscriptions(request.query)
+        if parts[1:] == ["invoice_payments"] and request.method == "GET":
+            return self._list_invoice_payments(request.query)
         if len(parts) == 3 and parts[1] == "subscriptions":
             found = self.subscriptions.get(parts[2])
             if found is None:
@@ -186,5 +216,34 @@ class FakeStripe(FakeServer):
                 "url": "/v1/subscriptions",
                 "has_more": len(ordered) > limit,
                 "data": page,
+            },
+        )
+
+    def _list_invoice_payments(self, query: dict[str, list[str]]) -> FakeResponse:
+        def last(key: str) -> str | None:
+            return query.get(key, [None])[-1]
+
+        kind, intent = last("payment[type]"), last("payment[payment_intent]")
+        if intent is not None and kind is None:
+            return stripe_error(400, "Missing required param: payment[type].")
+        if kind not in (None, "payment_intent", "payment_record"):
+            return stripe_error(400, "Invalid payment[type]")
+        found = list(self.invoice_payments.values())
+        filters = {"invoice": last("invoice"), "status": last("status")}
+        for key, wanted in filters.items():
+            if wanted is not None:
+                found = [p for p in found if p[key] == wanted]
+        if kind is not None:
+            found = [p for p in found if p["payment"]["type"] == kind]
+        if intent is not None:
+            found = [p for p in found if p["payment"].get("payment_intent") == intent]
+        limit = int(last("limit") or "10")
+        return FakeResponse(
+            200,
+            {
+                "object": "list",
+                "url": "/v1/invoice_payments",
+                "has_more": len(found) > limit,
+                "data": found[:limit],
             },
         )
