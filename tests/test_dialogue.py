@@ -75,7 +75,7 @@ def test_unclear_answers_are_asked_again(harness: Harness) -> None:
     assert "couldn't read that time" in harness.telegram_says(503, "whenever")[0]
 
 
-def test_menu_numbers_and_coming_soon(harness: Harness) -> None:
+def test_menu_numbers(harness: Harness) -> None:
     _onboard(harness, 504)
     menu = harness.telegram_says(504, "menu")[0]
     assert menu.splitlines() == [
@@ -88,7 +88,8 @@ def test_menu_numbers_and_coming_soon(harness: Harness) -> None:
         "6. Subscription",
     ]
     assert harness.telegram_says(504, "6") == [
-        'Subscriptions is coming soon 🛠️ Send "menu" to see what works today.'
+        "Plan: Free · 3 of 3 lessons left this week · 3 of 3 voice notes left today.\n"
+        'To get more: "upgrade".'
     ]
     # The menu is closed now: "6" is just text for the conversation agent (a role-play).
     assert harness.telegram_says(504, "6")[0].startswith("🎭 ")
