@@ -745,3 +745,29 @@ def test_reconciliation_reports_each_kind_of_drift_and_changes_nothing(
 
 def test_the_recorded_fixtures_are_where_the_tests_expect_them() -> None:
     assert Path(RECORDED / "gitpay_full_events" / "invoice.paid.json").is_file()
+
+
+# The learner's side on WhatsApp ---------------------------------------------------------
+
+
+def test_a_whatsapp_learner_pays_through_the_link_the_paywall_offers(
+    shop: Harness, fake_stripe: FakeStripe, fake_whatsapp: FakeWhatsApp
+) -> None:
+    wa_id = "15550009001"
+    for answer in ("hi", "1", "1", "1", "skip", "skip"):  # Spanish, explained in English
+        shop.whatsapp_says(wa_id, answer)
+    offers = shop.whatsapp_says(wa_id, "upgrade")
+    assert offers[0].startswith(
+        "Unlimited practice is €9.99 a month or €1.99 for 10 lessons.\nPick one:"
+    )
+    link = shop.whatsapp_says(wa_id, "2")
+    assert len(link) == 1 and link[0].startswith("10 lessons: http")
+    learner_id, reference = learner(shop, wa_id)
+    assert link[0].endswith(f"?client_reference_id={reference}")
+    (created,) = [r for r in fake_stripe.requests if r.path == "/v1/payment_links"]
+    assert created.headers.get("idempotency-key")
+    deliver(shop, checkout(reference, "pack10"))
+    assert told(shop, wa_id)[-1] == "Thank you! 🎉 10 lessons added; you have 10."
+    status = shop.whatsapp_says(wa_id, "subscription status")[0]
+    assert "Lessons from packs: 10 left." in status
+    assert record_of(shop, learner_id).lessons_remaining == 10

@@ -20,6 +20,9 @@ from sqlalchemy import select
 from payments import entitlements, whatsapp_pay
 from payments.ledger import EventKind
 from payments.plans import Plan, PlanKind
+from tests.conftest import channel_env, settings_from_env
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.whatsapp import FakeWhatsApp
 from tests.support import payloads
 from tests.support.harness import Harness
 from tutor.channels.whatsapp import parse_webhook, render
@@ -377,3 +380,37 @@ def test_a_status_for_an_unknown_reference_is_kept_ignored(
     with harness.services.engine.connect() as connection:
         data = connection.execute(select(payment_events.c.data)).scalar_one()
     assert json.dumps(data)  # the normalised event is kept for an admin to see
+
+
+def test_the_paywall_offers_whatsapp_pay_in_india(
+    make_settings: Callable[..., Settings],
+    fake_telegram: FakeTelegram,
+    fake_whatsapp: FakeWhatsApp,
+) -> None:
+    env = {
+        **channel_env(fake_telegram, fake_whatsapp),
+        "TUTOR_WHATSAPP_PAY_ENABLED": "true",
+        "TUTOR_WHATSAPP_PAY_CONFIGURATION": "razorpay-prod",
+    }
+    harness = Harness(settings_from_env(make_settings, env), fake_telegram, fake_whatsapp)
+    try:
+        learner_id = _onboard(harness, INDIA)
+        offers = harness.whatsapp_says(INDIA, "upgrade")
+        assert offers[0].startswith(
+            "Unlimited practice is ₹799.00 a month or ₹149.00 for 10 lessons."
+        )
+        before = len(fake_whatsapp.sent)
+        harness.whatsapp_says(INDIA, "2")
+        (order,) = [
+            body["interactive"]
+            for body in _sent_since(harness, before)
+            if body.get("type") == "interactive"
+            and body["interactive"].get("type") == "order_details"
+        ]
+        parameters = order["action"]["parameters"]
+        assert parameters["currency"] == "INR"
+        assert parameters["total_amount"] == {"value": 14900, "offset": 100}
+        assert parameters["reference_id"].startswith(f"pack10-{learner_id}-")
+        assert parameters["payment_configuration"] == "razorpay-prod"
+    finally:
+        harness.close()
