@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, Table, select
 
 from tutor.messages import Attachment
 from tutor.models import (
+    audit_log,
     card_reviews,
     cards,
     conversations,
@@ -41,6 +42,7 @@ from tutor.models import (
     pronunciation_attempts,
     turns,
     usage_events,
+    users,
     utcnow,
 )
 
@@ -62,8 +64,9 @@ BY_LEARNER_ID: tuple[Table, ...] = (
 KEPT_ANONYMISED: tuple[Table, ...] = (payment_events,)
 #: Tables whose rows name a learner by ``learner_key``.
 BY_LEARNER_KEY: tuple[Table, ...] = (outbox, dead_letters, llm_calls, inbox, learner_leases)
-#: Tables that hold nothing about a learner (payment links, reconciliation runs).
-NOT_PERSONAL: tuple[Table, ...] = (payment_links, payment_reconciliations)
+#: Tables that hold nothing about a learner (payment links, reconciliation runs, and the
+#: staff's accounts and audit log: staff data, not learner data).
+NOT_PERSONAL: tuple[Table, ...] = (payment_links, payment_reconciliations, users, audit_log)
 #: Columns never exported: vectors mean nothing to a person and are rebuilt from the text.
 LEFT_OUT = frozenset({("memory_notes", "embedding")})
 #: What the export's sections are called (a table's name unless said here).

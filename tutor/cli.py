@@ -1,5 +1,5 @@
 """The ``tutor`` command: serve, worker, scheduler, chat, doctor, db, telegram, inbox,
-memory, learner."""
+memory, learner, payments, users."""
 
 from __future__ import annotations
 
@@ -570,8 +570,10 @@ def learner_delete(key: str, yes: bool) -> None:
 
 def _register() -> None:
     from tutor.cli_payments import payments
+    from tutor.cli_users import users
 
     main.add_command(payments)
+    main.add_command(users)
 
 
 _register()

@@ -1,6 +1,6 @@
 """SQL tables: learners, inbox, outbox, conversations, turns, dead letters, leases, LLM calls,
 error events, spaced-repetition cards with their reviews, and pronunciation attempts (scores and
-transcripts only: never audio).
+transcripts only: never audio), payments, and the staff of the web app with their audit log.
 
 One schema for SQLite, PostgreSQL and Oracle: JSON columns are native JSON on
 Oracle 21c+ (SQLAlchemy 2.1), JSONB on PostgreSQL and JSON text on SQLite;
@@ -402,4 +402,33 @@ payment_reconciliations = Table(
     Column("ran_at", UTCDateTime(), nullable=False),
     Column("checked", Integer, nullable=False),
     Column("drift", JSONDocument, nullable=False),  # [{learner_id, subscription, what, ...}]
+)
+
+# Staff of the web app (tutor/staff.py): admins and teachers, never learners.
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    Column("email", String(254), nullable=False, unique=True),  # always lower-cased
+    Column("password_hash", String(255), nullable=False),  # argon2id, never the password
+    Column("role", String(16), nullable=False),  # admin | teacher
+    Column("display_name", String(120), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_login_at", UTCDateTime()),
+    Column("disabled_at", UTCDateTime()),  # set: cannot sign in
+)
+
+# What staff did (tutor/audit.py): grants, revokes, sign-ins; kept when learners are erased.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    _id(),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id")),  # None: the command line
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=False),  # e.g. a learner key
+    Column("detail", JSONDocument, nullable=False),
+    Column("ip", String(64)),
+    Index(None, "at"),
+    Index(None, "user_id", "at"),
 )

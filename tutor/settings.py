@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     embeddings_batch_size: int = Field(default=64, ge=1, le=2048)
     embeddings_timeout_seconds: float = Field(default=3.0, gt=0)
     embeddings_cooldown_seconds: float = Field(default=30.0, ge=0)  # after a failure
+    # The staff web app (/admin): a signed-in session ends after this much idleness, and
+    # in any case this long after signing in; sign-in attempts a minute, per IP and per email.
+    staff_idle_minutes: int = Field(default=30, ge=1)
+    staff_session_hours: int = Field(default=12, ge=1)
+    staff_login_attempts_per_minute: int = Field(default=5, ge=1)
     max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024)
     metrics_dir: Path | None = None
     log_level: str = "INFO"
