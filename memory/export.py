@@ -22,10 +22,14 @@ from sqlalchemy import Connection, Engine, Table, select
 
 from tutor.messages import Attachment
 from tutor.models import (
+    assignments,
     audit_log,
     card_reviews,
     cards,
+    cohort_members,
+    cohorts,
     conversations,
+    curricula,
     dead_letters,
     entitlements,
     error_events,
@@ -58,6 +62,7 @@ BY_LEARNER_ID: tuple[Table, ...] = (
     conversations,
     usage_events,
     entitlements,
+    cohort_members,
 )
 #: Tables whose rows name a learner by ``learner_id`` but are kept, anonymised, when
 #: they are erased: payments are the business's records (revenue, refunds).
@@ -66,7 +71,15 @@ KEPT_ANONYMISED: tuple[Table, ...] = (payment_events,)
 BY_LEARNER_KEY: tuple[Table, ...] = (outbox, dead_letters, llm_calls, inbox, learner_leases)
 #: Tables that hold nothing about a learner (payment links, reconciliation runs, and the
 #: staff's accounts and audit log: staff data, not learner data).
-NOT_PERSONAL: tuple[Table, ...] = (payment_links, payment_reconciliations, users, audit_log)
+NOT_PERSONAL: tuple[Table, ...] = (
+    payment_links,
+    payment_reconciliations,
+    users,
+    audit_log,
+    curricula,
+    cohorts,
+    assignments,
+)
 #: Columns never exported: vectors mean nothing to a person and are rebuilt from the text.
 LEFT_OUT = frozenset({("memory_notes", "embedding")})
 #: What the export's sections are called (a table's name unless said here).

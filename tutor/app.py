@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """Build the web app around one Services bundle (built here unless given)."""
     from tutor.progress_card import blueprint as progress_card_blueprint
     from tutor.spoken import blueprint as spoken_blueprint
+    from tutor.web import staff
     from tutor.web.chat import blueprint as chat_blueprint
     from tutor.webhooks import blueprint as webhook_blueprint
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(chat_blueprint)
     app.register_blueprint(progress_card_blueprint)
     app.register_blueprint(spoken_blueprint)
+    staff.init_app(app, services)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -432,3 +432,61 @@ audit_log = Table(
     Index(None, "at"),
     Index(None, "user_id", "at"),
 )
+
+# Curricula written in the web app (tutor/curricula.py); the shipped files are not copied here.
+curricula = Table(
+    "curricula",
+    metadata,
+    _id(),
+    Column("curriculum_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("target_language", String(8), nullable=False),
+    Column("source", Text, nullable=False),  # the YAML as the teacher wrote it
+    Column("status", String(16), nullable=False),  # draft | published
+    Column("created_by", Id, ForeignKey("users.id")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("published_at", UTCDateTime()),
+    UniqueConstraint("curriculum_id", "version"),
+)
+
+# A teacher's class: learners join with its code and study its curriculum toward its weekly goal.
+cohorts = Table(
+    "cohorts",
+    metadata,
+    _id(),
+    Column("name", String(120), nullable=False),
+    Column("join_code", String(16), nullable=False, unique=True),
+    Column("teacher_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("curriculum", String(80)),  # "es-for-en@2"; None: each learner's own
+    Column("weekly_goal", Integer, nullable=False),  # lessons a week
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("archived_at", UTCDateTime()),
+    Index(None, "teacher_id"),
+)
+
+# Who is in which cohort: one cohort per learner at a time.
+cohort_members = Table(
+    "cohort_members",
+    metadata,
+    _id(),
+    Column("cohort_id", Id, ForeignKey("cohorts.id"), nullable=False),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False, unique=True),
+    Column("joined_at", UTCDateTime(), nullable=False),
+    Index(None, "cohort_id"),
+)
+
+# A message or exercise a teacher sent to a whole cohort, with what became of it.
+assignments = Table(
+    "assignments",
+    metadata,
+    _id(),
+    Column("cohort_id", Id, ForeignKey("cohorts.id"), nullable=False),
+    Column("sent_by", Id, ForeignKey("users.id")),
+    Column("kind", String(16), nullable=False),  # message | exercise
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("outcome", JSONDocument, nullable=False),  # {"sent": n, "template": n, "skipped": n}
+    Index(None, "cohort_id", "created_at"),
+)

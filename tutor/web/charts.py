@@ -1,0 +1,100 @@
+"""Charts for the staff pages: pygal's SVG, drawn on the server and placed inline.
+
+pygal (a well-kept SVG charting library) gives axes, legends, stacked bars and
+tooltips-free SVG without any JavaScript, so the pages stay server-rendered and their
+Content-Security-Policy forbids scripts. Every chart shares one palette and size, and
+scales to the width of a phone.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping, Sequence
+
+import pygal
+from markupsafe import Markup
+from pygal.style import Style
+
+# pygal appends a legacy import hook (for pygal.maps plugins, unused here) to sys.meta_path;
+# it lacks find_spec, so every failed import anywhere in the process would warn through it.
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
+
+PALETTE = ("#0b7a75", "#e07a1f", "#3d5a98", "#c2410c", "#6d28d9", "#15803d", "#b91c1c")
+
+STYLE = Style(
+    background="transparent",
+    plot_background="transparent",
+    foreground="#1f2933",
+    foreground_strong="#1f2933",
+    foreground_subtle="#9aa5b1",
+    opacity=".85",
+    opacity_hover="1",
+    colors=PALETTE,
+    font_family="system-ui, -apple-system, 'Segoe UI', sans-serif",
+    label_font_size=13,
+    major_label_font_size=13,
+    legend_font_size=13,
+    title_font_size=15,
+    value_font_size=12,
+)
+
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
+
+Series = Mapping[str, Sequence[float | None]]
+
+
+def _config(title: str, labels: Sequence[str], unit: str) -> dict[str, object]:
+    formatter = (lambda v: f"{unit}{v:,.2f}") if unit else (lambda v: f"{v:,.0f}")
+    return {
+        "title": title,
+        "style": STYLE,
+        "js": [],  # no script: the page's CSP allows none inline or remote
+        "width": 720,
+        "height": 340,
+        "explicit_size": False,
+        "disable_xml_declaration": True,
+        "legend_at_bottom": True,
+        "legend_at_bottom_columns": 4,
+        "x_labels": list(labels),
+        "x_label_rotation": 0 if len(labels) <= 8 else 30,
+        "show_minor_x_labels": True,
+        "value_formatter": formatter,
+        "print_values": False,
+        "margin": 12,
+        "spacing": 12,
+        "truncate_legend": 24,
+    }
+
+
+def _render(chart: pygal.graph.graph.Graph, series: Series) -> Markup:
+    for name, values in series.items():
+        chart.add(name, list(values))
+    # pygal always embeds its config in a <script>; with no tooltips script it is dead weight
+    svg = _SCRIPT.sub("", chart.render(is_unicode=True))
+    # pygal builds the SVG with ElementTree, which escapes every title, label and value
+    return Markup(f'<figure class="chart">{svg}</figure>')  # noqa: S704
+
+
+def bars(title: str, labels: Sequence[str], series: Series, *, unit: str = "") -> Markup:
+    """Grouped bars, one group per label (e.g. a month), one colour per series."""
+    return _render(pygal.Bar(**_config(title, labels, unit)), series)
+
+
+def stacked(title: str, labels: Sequence[str], series: Series, *, unit: str = "") -> Markup:
+    """Stacked bars: the parts of each label's total (e.g. cost by provider per day)."""
+    return _render(pygal.StackedBar(**_config(title, labels, unit)), series)
+
+
+def lines(title: str, labels: Sequence[str], series: Series, *, unit: str = "") -> Markup:
+    """Lines over time, gaps where a value is None."""
+    config = _config(title, labels, unit)
+    config.update(show_dots=len(labels) <= 31, dots_size=3, allow_interruptions=True)
+    return _render(pygal.Line(**config), series)
+
+
+def heat(value: float, top: float) -> str:
+    """A cell colour for a heatmap: white at 0 to deep orange at ``top``."""
+    share = 0.0 if top <= 0 else max(0.0, min(1.0, value / top))
+    light = round(97 - share * 47)
+    return f"hsl(24, 85%, {light}%)"

@@ -1,0 +1,17 @@
+"""Classes in the staff app: cohorts and join codes, the class view, learners, assignments."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from tutor.web.staff import ANY_STAFF, require
+
+blueprint = Blueprint("staff_classes", __name__, url_prefix="/admin/classes")
+
+
+@blueprint.get("/")
+@require(*ANY_STAFF)
+def index() -> str:
+    return render_template(
+        "staff/coming.html", heading="Classes", message="Cohorts are not built yet."
+    )
