@@ -15,3 +15,11 @@ def index() -> str:
     return render_template(
         "staff/coming.html", heading="Classes", message="Cohorts are not built yet."
     )
+
+
+@blueprint.get("/learners/<int:learner_id>")
+@require(*ANY_STAFF)
+def learner(learner_id: int) -> str:
+    return render_template(
+        "staff/coming.html", heading="Learner", message="The learner page is not built yet."
+    )

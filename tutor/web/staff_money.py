@@ -24,3 +24,11 @@ def revenue() -> str:
     return render_template(
         "staff/coming.html", heading="Revenue and costs", message="This page is not built yet."
     )
+
+
+@blueprint.get("/subscriptions/<int:learner_id>")
+@require(Role.ADMIN)
+def learner(learner_id: int) -> str:
+    return render_template(
+        "staff/coming.html", heading="Account", message="This page is not built yet."
+    )
