@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -69,14 +68,14 @@ def app(harness: Harness) -> Flask:
 
 
 @pytest.fixture
-def clients(harness: Harness) -> Iterator[dict[str, FlaskClient]]:
+def clients(harness: Harness) -> dict[str, FlaskClient]:
     engine = harness.services.engine
     make_user(engine, Role.ADMIN, "admin@school.test")
     make_user(engine, Role.TEACHER, "teacher@school.test")
     admin, teacher = harness.app.test_client(), harness.app.test_client()
     assert sign_in(admin, "admin@school.test") == 302
     assert sign_in(teacher, "teacher@school.test") == 302
-    yield {"anonymous": harness.app.test_client(), "teacher": teacher, "admin": admin}
+    return {"anonymous": harness.app.test_client(), "teacher": teacher, "admin": admin}
 
 
 def test_every_route_is_staff_protected_or_open_on_purpose(app: Flask) -> None:
