@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.support.services import free_port
-from tests.support.stack import wait_healthy
+from tests.support.serve import CHROMIUM, CHROMIUM_ARGS, Server
 from tutor import leases
 from tutor.db import make_engine
 from tutor.models import inbox
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-TUTOR = Path(sys.executable).parent / "tutor"
 TIMEOUT_MS = 15_000
 
 if not CHROMIUM.exists():
@@ -42,59 +27,6 @@ from playwright.sync_api import (  # noqa: E402 - only once chromium is known to
     expect,
     sync_playwright,
 )
-
-
-class Server:
-    """``tutor serve`` on a free port, embedded store under a scratch directory."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.log = workdir / "serve.log"
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith("TUTOR_") and name != "PROMETHEUS_MULTIPROC_DIR"
-        }
-        env.update(
-            TUTOR_VAR_DIR=str(workdir / "var"),
-            TUTOR_DATABASE_URL=self.database_url,
-            TUTOR_SECRET_KEY="browser-test-secret-key",
-            TUTOR_SWEEP_INTERVAL_SECONDS="0.5",
-            TUTOR_LOG_LEVEL="WARNING",
-        )
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [str(TUTOR), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def database_url(self) -> str:
-        return f"sqlite:///{self.workdir / 'var' / 'tutor.sqlite3'}"
-
-    def wait_healthy(self, timeout: float = 30.0) -> None:
-        wait_healthy(self.url, self.process, "tutor serve", self.output, timeout)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # Ctrl+C: waitress stops, then the worker
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
 
 
 @pytest.fixture(scope="module")

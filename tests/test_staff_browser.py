@@ -1,0 +1,162 @@
+"""The staff web app in a real browser (Debian's chromium) against a real ``tutor serve``.
+
+Learners reach the same server through the Telegram webhook, with a local fake of the
+Bot API answering the tutor's sends. With ``TUTOR_SCREENSHOTS_DIR`` set, the tests also
+save the pages the README shows (``make screenshots``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import TELEGRAM_SECRET, channel_env
+from tests.fakes.telegram import FakeTelegram
+from tests.support import payloads
+from tests.support.serve import CHROMIUM, CHROMIUM_ARGS, TUTOR, Server
+from tests.support.staff import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 20_000
+SHOTS = os.environ.get("TUTOR_SCREENSHOTS_DIR")
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import (  # noqa: E402 - only once chromium is known to be there
+    Browser,
+    Page,
+    expect,
+    sync_playwright,
+)
+
+ADMIN = "admin@school.test"
+TEACHER = "ana@school.test"
+
+
+@pytest.fixture(scope="module")
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegram) -> Iterator[Server]:
+    running = Server(tmp_path_factory.mktemp("staff"), channel_env(telegram, None))
+    try:
+        running.wait_healthy()
+        for email, role, name in ((ADMIN, "admin", "Sam Admin"), (TEACHER, "teacher", "Ana")):
+            made = subprocess.run(
+                [
+                    str(TUTOR),
+                    "users",
+                    "create",
+                    email,
+                    "--role",
+                    role,
+                    "--name",
+                    name,
+                    "--password-stdin",
+                ],
+                input=PASSWORD + "\n",
+                env=running.env,
+                cwd=running.workdir,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert made.returncode == 0, made.stderr
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        expect.set_options(timeout=TIMEOUT_MS)
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _signed_in(browser: Browser, server: Server, email: str, *, phone: bool = False) -> Page:
+    size = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
+    context = browser.new_context(locale="en-GB", viewport=size)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{server.url}/admin/")
+    expect(page).to_have_url(f"{server.url}/admin/login?next=/admin/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Hello")
+    return page
+
+
+def _shot(page: Page, name: str) -> None:
+    """Save the page for the docs when asked to; check it rendered either way."""
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+    assert page.locator("main.page").is_visible()
+
+
+def learner_says(server: Server, telegram: FakeTelegram, user_id: int, text: str) -> list[str]:
+    """A learner's message through the real webhook; the texts the tutor sent back."""
+    before = len(telegram.sent_texts(user_id))
+    answer = httpx.post(
+        f"{server.url}/webhooks/telegram",
+        json=payloads.telegram_text(user_id, text),
+        headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    deadline = 200
+    for _ in range(deadline):  # the worker answers within a few hundred ms
+        sent = telegram.sent_texts(user_id)[before:]
+        if sent:
+            return sent
+        time.sleep(0.1)
+    raise AssertionError(f"no reply to {text!r}")
+
+
+def test_sign_in_and_out_on_a_phone(browser: Browser, server: Server) -> None:
+    page = _signed_in(browser, server, TEACHER, phone=True)
+    nav = page.get_by_role("navigation", name="Sections")
+    expect(nav.get_by_role("link", name="Subscriptions")).to_have_count(0)
+    expect(nav).to_be_hidden()  # folded away on a narrow screen
+    page.locator("label.menu-button").click()
+    expect(nav.get_by_role("link", name="Classes")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto(f"{server.url}/admin/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.context.close()
+
+
+def test_a_wrong_password_is_refused_politely(browser: Browser, server: Server) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server.url}/admin/login")
+    page.get_by_label("Email").fill(ADMIN)
+    page.get_by_label("Password").fill("not the password at all")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("do not match an active account")
+    context.close()
+
+
+def test_the_admin_start_page(browser: Browser, server: Server) -> None:
+    page = _signed_in(browser, server, ADMIN)
+    expect(page.locator(".tile")).to_have_count(4)
+    _shot(page, "dashboard")
+    page.context.close()
