@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 VENV := .venv
 BOOTSTRAP := bash scripts/bootstrap.sh
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench screenshots clean
 
 run:
 	$(BOOTSTRAP) run
@@ -27,6 +27,11 @@ bench:
 	$(VENV)/bin/python -m bench.models
 	$(VENV)/bin/python -m bench.grammar_eval --write
 	$(VENV)/bin/python -m bench.intents --write
+
+# The staff pages the README shows, saved by the browser tests into docs/screenshots/.
+screenshots:
+	$(BOOTSTRAP) test
+	TUTOR_SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/python -m pytest -q tests/test_staff_browser.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache build dist
