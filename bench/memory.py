@@ -983,7 +983,10 @@ def run_backend(
             f"{resumed.runs:,} / {resumed.clean_runs:,}: "
             f"{'same' if resumed.same else 'DIFFERENT'}")  # fmt: skip
         _drop(resume_url, args.pg_url)
-    _drop(url, args.pg_url)
+    if getattr(args, "keep", False) and resume_base in (None, base):
+        say(f"{name}: kept the measured copy at {url} (--context-only times it again)")
+    else:
+        _drop(url, args.pg_url)
     return Result(
         name, Base(name, location, size, counts, load_seconds), clean, totals, latency, resumed
     )
@@ -1284,10 +1287,34 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--redis-url", default=os.environ.get("TUTOR_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     )
     parser.add_argument("--write", action="store_true", help="also update docs/BENCHMARKS.md")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the measured copy (with the job's notes) for --context-only; needs --no-resume",
+    )
+    parser.add_argument(
+        "--context-only",
+        action="store_true",
+        help="only time context assembly again, on the copy an earlier --keep run left",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     shape = Shape(args.learners, args.days, args.seed)
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    if args.context_only:
+        for backend in backends:
+            url = (
+                f"sqlite:///{ROOT / 'var' / 'bench' / 'memory-run.sqlite3'}"
+                if backend == "sqlite"
+                else _sa_url(args.pg_url, "bench_memory_run")
+            )
+            latency = measure_assembly(
+                url, args.redis_url, shape.learners, args.queries, seed=args.seed
+            )
+            print(f"{backend}: context assembly for {args.queries:,} learners: "
+                  f"p50 {latency.p(50):.2f} ms, p95 {latency.p(95):.2f} ms, "
+                  f"p99 {latency.p(99):.2f} ms")  # fmt: skip
+        return
     bases = ensure_bases(shape, backends, args.pg_url, say=_print)
     resume_bases: dict[str, tuple[str, float | None] | None] = dict.fromkeys(backends)
     if not args.no_resume:
