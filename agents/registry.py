@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from agents.base import Agent
+from agents.cohort import CohortAgent
 from agents.conversation import ConversationAgent
 from agents.data import DataAgent
 from agents.grammar import GrammarAgent, GrammarChecker
@@ -38,7 +39,7 @@ def shipped_library() -> Library:
 
 
 def build_agents(services: Services, library: Library | None = None) -> dict[str, Agent]:
-    library = library or shipped_library()
+    library = library or shipped_library().with_store(services.engine)
     checker = GrammarChecker(library, services.router)
     conversation = ConversationAgent(library, checker, services.engine)
     vocabulary = VocabularyAgent(
@@ -72,6 +73,7 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
         ),
         "data": DataAgent(services.engine, services.redis, conversation, hot=services.hot),
         "subscription": subscription_agent(services, fallback=conversation),
+        "cohort": CohortAgent(services.engine, library),
         "progress": ProgressAgent(
             services.engine,
             public_url=services.settings.public_url,

@@ -8,6 +8,7 @@ save the pages the README shows (``make screenshots``).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -159,4 +160,122 @@ def test_the_admin_start_page(browser: Browser, server: Server) -> None:
     page = _signed_in(browser, server, ADMIN)
     expect(page.locator(".tile")).to_have_count(4)
     _shot(page, "dashboard")
+    page.context.close()
+
+
+def _onboard(server: Server, telegram: FakeTelegram, user_id: int) -> None:
+    """First contact through the webhook: Spanish, explained in English, beginner."""
+    for answer in ("hi", "1", "1", "1", "skip", "skip"):
+        learner_says(server, telegram, user_id, answer)
+
+
+def test_a_class_is_made_joined_from_telegram_and_seen(
+    browser: Browser, server: Server, telegram: FakeTelegram
+) -> None:
+    page = _signed_in(browser, server, TEACHER)
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Classes").click()
+    page.get_by_label("Name").fill("Spanish A1 · Tuesday evening")
+    page.get_by_label("Weekly goal (lessons)").fill("3")
+    page.get_by_role("button", name="Create class").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Spanish A1 · Tuesday evening")
+    code = page.locator("strong.join-code").inner_text().strip()
+    assert len(code) == 6
+
+    _onboard(server, telegram, 8101)
+    joined = learner_says(server, telegram, 8101, f"/join {code}")
+    assert any("Spanish A1 · Tuesday evening" in text for text in joined), joined
+    learner_says(server, telegram, 8101, "yo soy cansado")
+
+    page.reload()
+    rows = page.locator("table").first.locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Telegram")
+    expect(rows.first).to_contain_text("A1")
+    _shot(page, "class")
+    rows.first.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", name="What the tutor remembers")).to_be_visible()
+    _shot(page, "learner")
+    page.context.close()
+
+
+def test_a_grant_in_the_browser_shows_in_the_learners_chat(
+    browser: Browser, server: Server, telegram: FakeTelegram
+) -> None:
+    _onboard(server, telegram, 8202)
+    assert learner_says(server, telegram, 8202, "subscription status")[0].startswith("Plan: Free")
+
+    page = _signed_in(browser, server, ADMIN)
+    page.get_by_role("navigation", name="Sections").get_by_role(
+        "link", name="Subscriptions"
+    ).click()
+    page.get_by_label("Learner key or id").fill("telegram:8202")
+    page.get_by_role("button", name="Show").click()
+    rows = page.locator("table tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("free")
+    _shot(page, "subscriptions")
+    rows.first.get_by_role("link").first.click()
+    grant = page.locator("form", has=page.get_by_role("button", name="Grant"))
+    grant.get_by_label("Days of the monthly plan").fill("30")
+    grant.get_by_label("Reason").fill("a thank-you for the class pilot")
+    grant.get_by_role("button", name="Grant").click()
+    expect(page.locator(".flash")).to_be_visible()
+
+    status = learner_says(server, telegram, 8202, "subscription status")
+    assert any(text.startswith("Plan: Monthly (a gift)") for text in status), status
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Audit log").click()
+    expect(page.locator("table tbody tr").first).to_contain_text("a thank-you for the class pilot")
+    _shot(page, "audit")
+    page.context.close()
+
+
+COURSE = """\
+id: cafe-es
+version: 1
+title: Spanish at the café
+target_language: es
+explanation_languages: [en, es]
+levels:
+  - code: A1
+    units:
+      - id: cafe-01
+        title: {en: "Ordering", es: "Pedir"}
+        vocabulary:
+          - lemma: café
+            pos: drink
+            gender: m
+            translations: {en: "coffee", es: "café"}
+            example: "Un café con leche, por favor."
+            example_translation: {en: "A white coffee, please.", es: "Un café con leche."}
+"""
+BAD_LINE = 13  # "pos: drink" is not a part of speech
+
+
+def test_a_curriculum_error_is_shown_at_its_line_then_fixed_and_published(
+    browser: Browser, server: Server
+) -> None:
+    assert COURSE.splitlines()[BAD_LINE - 1].strip() == "pos: drink"
+    page = _signed_in(browser, server, TEACHER)
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Curricula").click()
+    _shot(page, "curricula")
+    page.get_by_label("or paste it").fill(COURSE)
+    page.get_by_role("button", name="Save as draft").click()
+    problem = page.locator("li.problem")
+    expect(problem).to_have_count(1)
+    expect(problem).to_have_attribute("data-line", str(BAD_LINE))
+    expect(problem).to_contain_text("pos")
+    expect(page.locator(f"#L{BAD_LINE}")).to_have_class(re.compile(r"\bline-error\b"))
+    _shot(page, "curriculum-error")
+
+    page.locator("textarea#source").fill(COURSE.replace("pos: drink", "pos: noun"))
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("cafe-es@1")
+    expect(page.locator("li.problem")).to_have_count(0)
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Curricula").click()
+    row = page.locator("table tbody tr", has_text="cafe-es")
+    expect(row).to_contain_text("published")
+    row.get_by_role("link", name="preview").click()
+    expect(page.locator(".bubble").first).to_be_visible()
+    expect(page.get_by_text("el café", exact=False).first).to_be_visible()
+    _shot(page, "curriculum-preview")
     page.context.close()

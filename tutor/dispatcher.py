@@ -1,7 +1,8 @@
 """Picks what answers a message: flow routes first, then the learner's intent.
 
 The flow routes handle what is not a tutoring request (payments, unsupported
-kinds, /start, help and language at any time, the onboarding flow). Every
+kinds, /start, help and language at any time, joining a class with "/join CODE"
+(free, and possible during first contact), the onboarding flow). Every
 other message gets an intent from :class:`tutor.intents.IntentRouter` (rules,
 then a classifier with a confidence) and goes to the agent for it. One error
 handler turns any exception into a friendly reply.
@@ -31,7 +32,15 @@ from typing import Protocol
 
 from agents.base import Agent, Context, Outcome
 from tutor.i18n import language_name, t
-from tutor.intents import COMMANDS, MENU_ITEMS, Decision, Intent, IntentRouter, matchable
+from tutor.intents import (
+    COMMANDS,
+    MENU_ITEMS,
+    Decision,
+    Intent,
+    IntentRouter,
+    join_request,
+    matchable,
+)
 from tutor.messages import Inbound, Kind, Option, Reply
 from tutor.onboarding import LANGUAGE_STEPS, Onboarding
 from tutor.text import fold
@@ -132,6 +141,7 @@ class Dispatcher:
             Route("start", lambda i, c: i.command == "start", self._start),
             Route("help", _is(HELP_WORDS), self._help),
             Route("language", _is(LANGUAGE_WORDS), self._language),
+            Route("join", self._joining, self._join),
             Route("onboarding", self._in_onboarding, self._onboarding),
             Route("intent", lambda i, c: True, self._by_intent),
         ]
@@ -222,6 +232,33 @@ class Dispatcher:
         steps = LANGUAGE_STEPS if context.onboarded else ()
         return self.onboarding.begin(context, steps) if steps else self.onboarding.begin(context)
 
+    def _joining(self, inbound: Inbound, context: Context) -> bool:
+        """ "/join CODE" (or "join CODE", "unirme CODE"): free, and allowed mid-onboarding."""
+        return (
+            "cohort" in self.agents
+            and inbound.kind in (Kind.TEXT, Kind.COMMAND)
+            and join_request(inbound.text) is not None
+        )
+
+    def _join(self, inbound: Inbound, context: Context) -> Outcome:
+        """Join the class; a learner still in first contact is then asked its next question."""
+        outcome = self.agents["cohort"].handle(inbound, context)
+        onboarding = context.state.get("flow") == "onboarding"
+        if context.onboarded and not onboarding:
+            return outcome
+        view = replace(context, profile=outcome.profile or context.profile)
+        more = self.onboarding.reask(view) if onboarding else self.onboarding.begin(view)
+        return replace(outcome, replies=outcome.replies + more.replies, state=more.state)
+
+    def _settled(self, outcome: Outcome, context: Context) -> Outcome:
+        """Once first contact (or a change of language) is done, the class's curriculum is
+        pinned if the learner now practises its language."""
+        settle = getattr(self.agents.get("cohort"), "settle", None)
+        if settle is None or outcome.profile is None or not outcome.profile.get("onboarded"):
+            return outcome
+        pinned = settle(outcome.profile, context.learner_id)
+        return outcome if pinned is None else replace(outcome, profile=pinned)
+
     def _in_onboarding(self, inbound: Inbound, context: Context) -> bool:
         return not context.onboarded or context.state.get("flow") == "onboarding"
 
@@ -230,7 +267,7 @@ class Dispatcher:
             return self.onboarding.begin(context)
         if inbound.kind in (Kind.VOICE, Kind.AUDIO) or fold(inbound.text) in MENU_WORDS:
             return self.onboarding.reask(context, t("finish_setup_first", context.lang))
-        return self.onboarding.handle(inbound, context)
+        return self._settled(self.onboarding.handle(inbound, context), context)
 
     def _menu_replies(self, context: Context) -> tuple[Reply, ...]:
         options = tuple(Option(item, t(f"menu_{item}", context.lang)) for item in MENU_ITEMS)

@@ -786,6 +786,49 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "language_es": {"en": "Spanish", "es": "español"},
     "language_en": {"en": "English", "es": "inglés"},
+    # Classes: joining a teacher's cohort, and what the teacher sends to it.
+    "join_done": {
+        "en": "You joined {cohort} (teacher {teacher}).",
+        "es": "Te uniste a {cohort} (profe {teacher}).",
+    },
+    "join_moved": {
+        "en": "You moved to {cohort} (teacher {teacher}).",
+        "es": "Te cambiaste a {cohort} (profe {teacher}).",
+    },
+    "join_already": {
+        "en": "You're already in {cohort} (teacher {teacher}) 🙂",
+        "es": "Ya estás en {cohort} (profe {teacher}) 🙂",
+    },
+    "join_goal": {
+        "en": "Your weekly goal: {goal} lessons.",
+        "es": "Tu meta semanal: {goal} lecciones.",
+    },
+    "join_next": {
+        "en": 'Send "menu" when you want to start.',
+        "es": 'Escribe "menú" cuando quieras empezar.',
+    },
+    "join_archived": {
+        "en": "The class {cohort} is closed now. Ask your teacher for a new code.",
+        "es": "La clase {cohort} ya está cerrada. Pide a tu profe un código nuevo.",
+    },
+    "join_unknown": {
+        "en": "I couldn't find a class with the code {code}. Check it with your teacher "
+        'and send "join" and the code again.',
+        "es": "No encontré ninguna clase con el código {code}. Revísalo con tu profe "
+        'y manda "unirme" y el código otra vez.',
+    },
+    "join_ask_code": {
+        "en": 'Send "join" and your class code, like this: join K7M2QX',
+        "es": 'Manda "unirme" y el código de tu clase, así: unirme K7M2QX',
+    },
+    "teacher_message": {
+        "en": "From your teacher {teacher}:\n{text}",
+        "es": "De tu profe {teacher}:\n{text}",
+    },
+    "teacher_exercise": {
+        "en": "Exercise from your teacher {teacher}:\n{text}\nReply here with your answer.",
+        "es": "Ejercicio de tu profe {teacher}:\n{text}\nResponde aquí con tu respuesta.",
+    },
 }
 
 #: Option labels written in their own language, so a learner can pick before we share one.

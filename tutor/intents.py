@@ -172,6 +172,29 @@ MENU_NAMES: dict[str, frozenset[str]] = {
     "progress": _words("progress", "progreso"),
     "subscription": _words("subscription", "suscripción", "plan"),
 }
+#: Joining a teacher's class: "/join K7M2QX" on Telegram; on WhatsApp, which has no
+#: commands, "join K7M2QX" or "unirme K7M2QX". A bare "/join" asks for the code.
+_JOIN = re.compile(
+    r"^\s*(/)?(?:join|unirme|unirse)(?:@\w+)?(?:[\s:]+([A-Za-z0-9][A-Za-z0-9-]{2,18}))?[\s.!]*$",
+    re.IGNORECASE,
+)
+
+
+def join_request(text: str) -> str | None:
+    """The class code a learner sent to join a cohort, "" for a bare "/join", None when the
+    message is not a request to join. Without the slash the code must hold a digit, so
+    "join them" stays an ordinary sentence (every join code has one)."""
+    found = _JOIN.match(text)
+    if found is None:
+        return None
+    slash, code = found.group(1), found.group(2) or ""
+    if not code:
+        return "" if slash else None
+    if not slash and not any(ch.isdigit() for ch in code):
+        return None
+    return code
+
+
 _ORDINALS = {
     "first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5,
     "1st": 0, "2nd": 1, "3rd": 2, "4th": 3, "5th": 4, "6th": 5,

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_api_url: str = "https://graph.facebook.com/v23.0"
+    # An approved template with one body parameter (the teacher's text) for assignments to
+    # learners silent for over 24 hours; unset: they are skipped until they write. Its
+    # language code defaults to the learner's explanation language ("en", "es").
+    whatsapp_assignment_template: str = ""
+    whatsapp_assignment_template_language: str = ""
+    # What one unit of each currency is worth in US dollars for the revenue page's margins
+    # ("XTR:0.013,EUR:1.08"); a currency left out is shown beside the dollars, never added.
+    revenue_usd_rates: str = ""
 
     # Models (tutor/llm). Prices are US dollars per million input / output tokens.
     groq_api_key: SecretStr | None = None
@@ -163,6 +171,19 @@ class Settings(BaseSettings):
     def _known_redis(cls, value: str) -> str:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("revenue_usd_rates")
+    @classmethod
+    def _rates(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            code, _, rate = item.partition(":")
+            try:
+                positive = float(rate) > 0
+            except ValueError:
+                positive = False
+            if len(code.strip()) != 3 or not code.strip().isalpha() or not positive:
+                raise ValueError(f"{item!r}: write CODE:RATE pairs, e.g. XTR:0.013,EUR:1.08")
         return value
 
     @field_validator("telegram_webhook_secret")

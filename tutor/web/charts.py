@@ -32,10 +32,10 @@ STYLE = Style(
     opacity_hover="1",
     colors=PALETTE,
     font_family="system-ui, -apple-system, 'Segoe UI', sans-serif",
-    label_font_size=13,
-    major_label_font_size=13,
-    legend_font_size=13,
-    title_font_size=15,
+    label_font_size=14,
+    major_label_font_size=14,
+    legend_font_size=15,
+    title_font_size=17,
     value_font_size=12,
 )
 
@@ -44,24 +44,32 @@ _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
 Series = Mapping[str, Sequence[float | None]]
 
 
+def _number(value: float) -> str:
+    """Whole numbers plainly, fractions with one decimal (so 0.5 is not shown as 0 or 1)."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
 def _config(title: str, labels: Sequence[str], unit: str) -> dict[str, object]:
-    formatter = (lambda v: f"{unit}{v:,.2f}") if unit else (lambda v: f"{v:,.0f}")
+    formatter = (lambda v: f"{unit}{v:,.2f}") if unit else _number
     return {
         "title": title,
         "style": STYLE,
         "js": [],  # no script: the page's CSP allows none inline or remote
-        "width": 720,
-        "height": 340,
+        "width": 640,
+        "height": 360,
         "explicit_size": False,
         "disable_xml_declaration": True,
         "legend_at_bottom": True,
         "legend_at_bottom_columns": 4,
         "x_labels": list(labels),
         "x_label_rotation": 0 if len(labels) <= 8 else 30,
-        "show_minor_x_labels": True,
+        # Past a dozen labels (days of a month), every few are named: they would overlap.
+        "x_labels_major_every": max(1, -(-len(labels) // 7)) if len(labels) > 12 else None,
+        "show_minor_x_labels": len(labels) <= 12,
         "value_formatter": formatter,
         "print_values": False,
         "margin": 12,
+        "margin_bottom": 30,  # room for the legend's text below its swatches
         "spacing": 12,
         "truncate_legend": 24,
     }

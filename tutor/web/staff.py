@@ -294,9 +294,11 @@ def init_app(app: Flask, services_: Services) -> None:
     for area in (staff_curricula, staff_classes, staff_money, staff_health):
         app.register_blueprint(area.blueprint)
 
+    app.jinja_env.globals["heat_colour"] = charts.heat  # macros imported without context see it
+
     @app.context_processor
     def staff_globals() -> dict[str, Any]:
-        return {"staff_user": current(), "is_admin": is_admin(), "heat_colour": charts.heat}
+        return {"staff_user": current(), "is_admin": is_admin()}
 
     @app.after_request
     def staff_headers(response: Response) -> Response:
