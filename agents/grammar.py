@@ -312,7 +312,7 @@ class GrammarAgent(CurriculumAgent):
         point = fresh[0]
         lines = [
             f"📘 {localised(point.title, lang)}",
-            _short(localised(point.explanation, lang)),
+            short(localised(point.explanation, lang)),
             *(f"• {example}" for example in point.examples[:2]),
             "",
             t("grammar_try", lang),
@@ -479,7 +479,8 @@ class GrammarAgent(CurriculumAgent):
         return result.text.strip()
 
 
-def _short(text: str, limit: int = 320) -> str:
+def short(text: str, limit: int = 320) -> str:
+    """An explanation cut at a sentence end near ``limit`` (chat replies stay short)."""
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(". ", 1)[0]

@@ -282,7 +282,7 @@ class VocabularyAgent(CurriculumAgent):
                 )
                 return Outcome(self.name, (Reply("\n".join((*lead, text))),), state=state)
             item, stored = new
-            intro.append(self._introduce(item, placement.curriculum, lang))
+            intro.append(self.introduce(item, placement.curriculum, lang))
         question, exercise = self._question(item, stored, placement, lang, now)
         options = tuple(
             Option(str(i + 1), text) for i, text in enumerate(exercise.get("options", []))
@@ -335,7 +335,8 @@ class VocabularyAgent(CurriculumAgent):
         return None
 
     @staticmethod
-    def _introduce(item: VocabularyItem, curriculum: Curriculum, lang: str) -> str:
+    def introduce(item: VocabularyItem, curriculum: Curriculum, lang: str) -> str:
+        """How a new word is first shown (also the staff preview of a unit)."""
         return t(
             "vocab_new",
             lang,

@@ -50,7 +50,8 @@ def telegram() -> Iterator[FakeTelegram]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegram) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("staff"), channel_env(telegram, None))
+    env = {**channel_env(telegram, None), "TUTOR_REVENUE_USD_RATES": "XTR:0.013,EUR:1.08"}
+    running = Server(tmp_path_factory.mktemp("staff"), env)
     try:
         running.wait_healthy()
         for email, role, name in ((ADMIN, "admin", "Sam Admin"), (TEACHER, "teacher", "Ana")):
@@ -279,3 +280,97 @@ def test_a_curriculum_error_is_shown_at_its_line_then_fixed_and_published(
     expect(page.get_by_text("el café", exact=False).first).to_be_visible()
     _shot(page, "curriculum-preview")
     page.context.close()
+
+
+def _seed_a_season(server: Server, telegram: FakeTelegram) -> None:
+    """Three months of payments and model spend through the real ledgers."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from payments import ledger, plans
+    from payments.ledger import EventKind, PaymentEvent, Provider
+    from tutor.db import make_engine
+    from tutor.llm.ledger import Ledger, LedgerEntry
+    from tutor.models import learners
+
+    users = range(8301, 8307)
+    for user in users:
+        learner_says(server, telegram, user, "hi")
+    engine = make_engine(server.database_url)
+    catalog = plans.load()
+    now = datetime.now(UTC)
+    try:
+        with engine.connect() as connection:
+            ids = {
+                user: connection.execute(
+                    select(learners.c.id).where(learners.c.key == f"telegram:{user}")
+                ).scalar_one()
+                for user in users
+            }
+        for month in range(3):
+            when = now - timedelta(days=30 * (2 - month) + 1)
+            for index, user in enumerate(users):
+                stars = index % 2 == 0
+                event = PaymentEvent(
+                    provider=Provider.TELEGRAM if stars else Provider.STRIPE,
+                    event_id=f"season-{user}-{month}",
+                    kind=EventKind.PURCHASE if month == 0 or not stars else EventKind.RENEWAL,
+                    occurred_at=when,
+                    learner_id=ids[user],
+                    plan="monthly" if stars else "pack10",
+                    amount=299 if stars else 199,
+                    currency="XTR" if stars else "eur",
+                    object_ref=f"charge-{user}-{month}",
+                    subscription_ref=f"sub-{user}" if stars else None,
+                    period_end=when + timedelta(days=30) if stars else None,
+                )
+                ledger.record(engine, event, catalog)
+        spend = Ledger(engine)
+        for day in range(30):
+            for index, user in enumerate(users):
+                for provider, tier, agent, cost in (
+                    ("groq", "fast", "conversation", 0.004 + 0.001 * index),
+                    ("anthropic", "strong", "grammar", 0.01 * (day % 3)),
+                    ("elevenlabs", "voice", "pronunciation", 0.002 * (index % 3)),
+                ):
+                    if cost:
+                        spend.record(
+                            LedgerEntry(
+                                request_id=f"season-{user}-{day}-{provider}",
+                                agent=agent,
+                                task="speak" if tier == "voice" else "chat",
+                                tier=tier,
+                                provider=provider,
+                                model="m",
+                                cost_usd=cost,
+                                learner_key=f"telegram:{user}",
+                                created_at=now - timedelta(days=day),
+                            )
+                        )
+    finally:
+        engine.dispose()
+
+
+def test_revenue_costs_and_health_pages(
+    browser: Browser, server: Server, telegram: FakeTelegram
+) -> None:
+    _seed_a_season(server, telegram)
+    page = _signed_in(browser, server, ADMIN)
+    nav = page.get_by_role("navigation", name="Sections")
+    nav.get_by_role("link", name="Revenue & costs").click()
+    expect(page.locator("figure.chart svg").first).to_be_visible()
+    expect(page.get_by_role("table", name="Stars")).to_be_visible()
+    _shot(page, "revenue")
+    nav.get_by_role("link", name="Health").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Health")
+    _shot(page, "health")
+    page.context.close()
+
+    phone = _signed_in(browser, server, ADMIN, phone=True)
+    phone.goto(f"{server.url}/admin/revenue")
+    expect(phone.locator("figure.chart svg").first).to_be_visible()
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    _shot(phone, "revenue-phone")
+    phone.context.close()

@@ -397,10 +397,10 @@ def curriculum_assign(learner_key: str, curriculum_key: str) -> None:
     from agents.registry import shipped_library
     from tutor.models import learners
 
-    chosen = shipped_library().get(curriculum_key)
-    if chosen is None:
-        raise click.ClickException(f"no shipped curriculum {curriculum_key!r} (see: list)")
     engine = _migrated_store(_settings())
+    chosen = shipped_library().with_store(engine).get(curriculum_key)
+    if chosen is None:
+        raise click.ClickException(f"no curriculum {curriculum_key!r} (see: list)")
     with engine.begin() as connection:
         profile = connection.execute(
             select(learners.c.profile).where(learners.c.key == learner_key)

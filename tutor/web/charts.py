@@ -51,6 +51,8 @@ def _number(value: float) -> str:
 
 def _config(title: str, labels: Sequence[str], unit: str) -> dict[str, object]:
     formatter = (lambda v: f"{unit}{v:,.2f}") if unit else _number
+    # Labels left blank by the caller are already thinned; otherwise thin them here.
+    crowded = len(labels) > 12 and all(labels)
     return {
         "title": title,
         "style": STYLE,
@@ -64,8 +66,8 @@ def _config(title: str, labels: Sequence[str], unit: str) -> dict[str, object]:
         "x_labels": list(labels),
         "x_label_rotation": 0 if len(labels) <= 8 else 30,
         # Past a dozen labels (days of a month), every few are named: they would overlap.
-        "x_labels_major_every": max(1, -(-len(labels) // 7)) if len(labels) > 12 else None,
-        "show_minor_x_labels": len(labels) <= 12,
+        "x_labels_major_every": max(1, -(-len(labels) // 7)) if crowded else None,
+        "show_minor_x_labels": not crowded,
         "value_formatter": formatter,
         "print_values": False,
         "margin": 12,

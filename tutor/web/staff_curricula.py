@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from agents.curriculum import Curriculum, Problem, Unit
-from agents.grammar import _short as short_explanation
+from agents.grammar import short as short_explanation
 from agents.library import localised
 from agents.vocabulary import VocabularyAgent
 from tutor import curricula
@@ -283,7 +283,7 @@ def chat_markup(text: str) -> Markup:
 
 def chat_preview(curriculum: Curriculum, unit: Unit, lang: str) -> list[tuple[str, list[Markup]]]:
     """The messages the tutor sends for ``unit``, explained in ``lang``, by activity."""
-    words = [VocabularyAgent._introduce(item, curriculum, lang) for item in unit.vocabulary]
+    words = [VocabularyAgent.introduce(item, curriculum, lang) for item in unit.vocabulary]
     grammar = [
         "\n".join(
             [
