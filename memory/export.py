@@ -44,6 +44,7 @@ from tutor.models import (
     payment_links,
     payment_reconciliations,
     pronunciation_attempts,
+    reminders,
     turns,
     usage_events,
     users,
@@ -63,6 +64,7 @@ BY_LEARNER_ID: tuple[Table, ...] = (
     usage_events,
     entitlements,
     cohort_members,
+    reminders,
 )
 #: Tables whose rows name a learner by ``learner_id`` but are kept, anonymised, when
 #: they are erased: payments are the business's records (revenue, refunds).

@@ -98,7 +98,12 @@ learners = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("last_inbound_at", UTCDateTime()),
+    # The channel refused us for good (a blocked bot): nothing is scheduled for them.
+    Column("inactive_at", UTCDateTime()),
+    # When their next practice reminder is due (tutor/reminders.py); None: no reminders.
+    Column("next_reminder_at", UTCDateTime()),
     Index(None, "last_inbound_at"),  # the nightly memory job's learners of the day
+    Index(None, "next_reminder_at"),  # the reminder job's learners of the minute
 )
 
 inbox = Table(
@@ -489,4 +494,22 @@ assignments = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("outcome", JSONDocument, nullable=False),  # {"sent": n, "template": n, "skipped": n}
     Index(None, "cohort_id", "created_at"),
+)
+
+# Every reminder decided for a learner, sent or not (and why not): one per learner, kind and
+# slot (their local date for a daily reminder), so a restarted scheduler never sends twice.
+reminders = Table(
+    "reminders",
+    metadata,
+    _id(),
+    Column("learner_id", Id, ForeignKey("learners.id"), nullable=False),
+    Column("kind", String(24), nullable=False),  # review | streak | expiry
+    Column("slot", String(40), nullable=False),
+    Column("scheduled_for", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),  # queued | skipped
+    Column("reason", String(64)),  # why skipped: quiet_hours, cap, window, stopped, ...
+    Column("outbox_id", Id),
+    UniqueConstraint("learner_id", "kind", "slot"),
+    Index(None, "learner_id", "created_at"),
 )
