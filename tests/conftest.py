@@ -14,6 +14,7 @@ from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.whatsapp import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, FakeWhatsApp
 from tests.support.harness import Harness
 from tests.support.services import PostgresServer, RedisServer
+from tests.support.stores import KINDS, store_env
 from tutor import migrate
 from tutor.db import make_engine
 from tutor.settings import Settings
@@ -136,5 +137,19 @@ def harness(
     """The in-process tutor (SQLite, embedded queue) with both fake platforms."""
     settings = settings_from_env(make_settings, channel_env(fake_telegram, fake_whatsapp))
     harness = Harness(settings, fake_telegram, fake_whatsapp)
+    yield harness
+    harness.close()
+
+
+@pytest.fixture(params=KINDS)
+def stores(
+    request: pytest.FixtureRequest,
+    make_settings: Callable[..., Settings],
+    fake_telegram: FakeTelegram,
+) -> Iterator[Harness]:
+    """The tutor on its embedded stores (SQLite, in-process Redis) and on PostgreSQL with
+    Redis, Telegram at the fake: for tests that must hold on both."""
+    env = {**channel_env(fake_telegram, None), **store_env(request)}
+    harness = Harness(settings_from_env(make_settings, env), fake_telegram)
     yield harness
     harness.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.support.serve import CHROMIUM, CHROMIUM_ARGS, Server
+from tests.support.serve import CHROMIUM, Server, chromium
 from tutor import leases
 from tutor.db import make_engine
 from tutor.models import inbox
@@ -25,7 +25,6 @@ from playwright.sync_api import (  # noqa: E402 - only once chromium is known to
     Locator,
     Page,
     expect,
-    sync_playwright,
 )
 
 
@@ -41,13 +40,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        expect.set_options(timeout=TIMEOUT_MS)  # replies go through a real worker: be patient
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium(TIMEOUT_MS) as launched:
+        yield launched
 
 
 def _open_chat(browser: Browser, server: Server) -> Page:

@@ -24,7 +24,7 @@ from tests.fakes.groq import FakeGroq
 from tests.fakes.telegram import FakeTelegram
 from tests.support import payloads
 from tests.support.harness import Harness
-from tests.support.stores import KINDS, store_env, stored_values
+from tests.support.stores import stored_values
 from tutor import cli
 from tutor.llm.cache import CachedAnswer
 from tutor.models import learners, llm_calls, memory_notes, metadata, outbox, turns, utcnow
@@ -233,19 +233,6 @@ ERASED_USER = 987654321
 OTHER_USER = 912345678
 ERASED_TEXTS = ("Mi gato Zanahorio duerme en la cocina.", "Vivo en Villaquejida desde enero.")
 OTHER_TEXT = "Mi perro Bartolomeo come manzanas."
-
-
-@pytest.fixture(params=KINDS)
-def stores(
-    request: pytest.FixtureRequest,
-    make_settings: Callable[..., Settings],
-    fake_telegram: FakeTelegram,
-) -> Iterator[Harness]:
-    """The tutor on its embedded stores (SQLite, in-process Redis) and on real servers."""
-    env = {**channel_env(fake_telegram, None), **store_env(request)}
-    harness = Harness(settings_from_env(make_settings, env), fake_telegram)
-    yield harness
-    harness.close()
 
 
 def _traces(harness: Harness, needles: tuple[str, ...]) -> list[tuple[str, str]]:

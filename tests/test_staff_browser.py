@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import TELEGRAM_SECRET, channel_env
 from tests.fakes.telegram import FakeTelegram
 from tests.support import payloads
-from tests.support.serve import CHROMIUM, CHROMIUM_ARGS, TUTOR, Server
+from tests.support.serve import CHROMIUM, TUTOR, Server, chromium
 from tests.support.staff import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -35,7 +35,6 @@ from playwright.sync_api import (  # noqa: E402 - only once chromium is known to
     Browser,
     Page,
     expect,
-    sync_playwright,
 )
 
 ADMIN = "admin@school.test"
@@ -82,13 +81,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegram) -> 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        expect.set_options(timeout=TIMEOUT_MS)
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium(TIMEOUT_MS) as launched:
+        yield launched
 
 
 def _signed_in(browser: Browser, server: Server, email: str, *, phone: bool = False) -> Page:

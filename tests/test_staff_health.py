@@ -4,9 +4,8 @@ the platforms are the fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -15,24 +14,10 @@ from tests.fakes.telegram import FakeTelegram
 from tests.support import payloads
 from tests.support.harness import Harness
 from tests.support.staff import csrf_token, make_user, sign_in
-from tests.support.stores import KINDS, store_env
 from tutor import dead_letters, inbox
 from tutor.models import audit_log, learners, outbox
 from tutor.models import dead_letters as dead_letters_table
 from tutor.settings import Settings
-
-
-@pytest.fixture(params=KINDS)
-def stores(
-    request: pytest.FixtureRequest,
-    make_settings: Callable[..., Settings],
-    fake_telegram: FakeTelegram,
-) -> Iterator[Harness]:
-    """The tutor on SQLite with in-process Redis, and on PostgreSQL with Redis."""
-    env = {**channel_env(fake_telegram, None), **store_env(request)}
-    harness = Harness(settings_from_env(make_settings, env), fake_telegram)
-    yield harness
-    harness.close()
 
 
 def _admin(harness: Harness) -> FlaskClient:

@@ -7,41 +7,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from payments import ledger, reports
 from payments.ledger import EventKind, PaymentEvent, Provider
-from tests.conftest import channel_env, settings_from_env
 from tests.fakes.telegram import FakeTelegram
 from tests.support import payloads
 from tests.support.harness import Harness
 from tests.support.staff import csrf_token, make_user, sign_in
-from tests.support.stores import KINDS, store_env, stored_values
+from tests.support.stores import stored_values
 from tutor.llm.ledger import Ledger, LedgerEntry
 from tutor.models import audit_log, entitlements, learners
-from tutor.settings import Settings
 from tutor.web.staff_money import csv_cell
 
 OCTOBER = datetime(2026, 10, 10, 12, tzinfo=UTC)
 SEPTEMBER = datetime(2026, 9, 15, 12, tzinfo=UTC)
-
-
-@pytest.fixture(params=KINDS)
-def stores(
-    request: pytest.FixtureRequest,
-    make_settings: Callable[..., Settings],
-    fake_telegram: FakeTelegram,
-) -> Iterator[Harness]:
-    """The tutor on SQLite with in-process Redis, and on PostgreSQL with Redis."""
-    env = {**channel_env(fake_telegram, None), **store_env(request)}
-    harness = Harness(settings_from_env(make_settings, env), fake_telegram)
-    yield harness
-    harness.close()
 
 
 def _staff(harness: Harness, role: str) -> FlaskClient:

@@ -6,7 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.support.services import free_port
 from tests.support.stack import wait_healthy
@@ -76,3 +79,18 @@ class Server:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
+
+
+@contextmanager
+def chromium(timeout_ms: int) -> Iterator[Any]:
+    """Debian's chromium, headless, through Playwright; ``expect`` waits up to ``timeout_ms``
+    (pages here wait on a real worker). Imported late: only once chromium is known to exist."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        expect.set_options(timeout=timeout_ms)
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
