@@ -14,6 +14,7 @@ from agents.lexicon import LexiconAgent
 from agents.library import Library
 from agents.progress import ProgressAgent
 from agents.pronunciation import PronunciationAgent
+from agents.reminders import ReminderAgent
 from agents.subscription import Checkout, SubscriptionAgent
 from agents.vocabulary import VocabularyAgent
 from payments import whatsapp_pay
@@ -25,6 +26,7 @@ from tutor.dispatcher import Dispatcher
 from tutor.intents import IntentRouter
 from tutor.messages import Channel
 from tutor.models import utcnow
+from tutor.reminder_times import Policy
 from tutor.spoken import address as spoken_address
 from voice import service as voice_service
 
@@ -74,6 +76,7 @@ def build_agents(services: Services, library: Library | None = None) -> dict[str
         "data": DataAgent(services.engine, services.redis, conversation, hot=services.hot),
         "subscription": subscription_agent(services, fallback=conversation),
         "cohort": CohortAgent(services.engine, library),
+        "reminders": ReminderAgent(Policy.from_settings(services.settings)),
         "progress": ProgressAgent(
             services.engine,
             public_url=services.settings.public_url,

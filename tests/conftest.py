@@ -116,6 +116,9 @@ def make_settings(tmp_path: Path, sqlite_url: str) -> Callable[..., Settings]:
             "secret_key": "test-secret-key",
             "send_backoff_seconds": 0.05,
             "sweep_interval_seconds": 0.2,
+            # The fakes answer at once: pacing is tested on its own (test_pacing, e2e), and
+            # elsewhere would only make dialogue tests wait out the platforms' real rates.
+            "send_pacing": False,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

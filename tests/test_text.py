@@ -75,3 +75,17 @@ def test_numbered_text_and_round_trip() -> None:
     assert reply.numbered_text() == "Pick one\n1. Alpha\n2. Beta"
     assert Reply.from_dict(reply.to_dict()) == reply
     assert Reply("cafe\u0301").text == "café"  # stored NFC
+
+
+def test_a_fixed_offset_from_onboarding_is_a_real_zone() -> None:
+    from datetime import timedelta
+
+    from tutor.text import local_zone
+
+    noon = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    assert noon.astimezone(local_zone("UTC+02:00")).hour == 14
+    assert noon.astimezone(local_zone("UTC-05:30")).utcoffset() == -timedelta(hours=5, minutes=30)
+    assert local_zone("America/Sao_Paulo").utcoffset(noon) == -timedelta(hours=3)
+    assert (
+        local_zone("UTC+2") is UTC and local_zone("Mars/Olympus") is UTC and local_zone(None) is UTC
+    )

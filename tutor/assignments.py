@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
 from tutor import logs, outbox
+from tutor.channels.whatsapp import WINDOW
 from tutor.cohorts import Cohort, Member
 from tutor.i18n import t
 from tutor.messages import Channel, Reply, Template
@@ -28,8 +29,6 @@ from tutor.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-#: How long after a learner's last message WhatsApp accepts free-form text.
-WHATSAPP_WINDOW = timedelta(hours=24)
 MAX_BODY = 2000
 #: WhatsApp refuses template parameters with new lines or longer than this.
 TEMPLATE_PARAMETER_LIMIT = 1000
@@ -74,7 +73,7 @@ def reachable(member: Member, now: datetime) -> bool:
     if member.channel != Channel.WHATSAPP.value:
         return True
     last = member.last_inbound_at
-    return last is not None and now - last < WHATSAPP_WINDOW
+    return last is not None and now - last < WINDOW
 
 
 def _template(settings: Settings, body: str, lang: str) -> Template | None:

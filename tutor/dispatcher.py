@@ -2,14 +2,16 @@
 
 The flow routes handle what is not a tutoring request (payments, unsupported
 kinds, /start, help and language at any time, joining a class with "/join CODE"
-(free, and possible during first contact), the onboarding flow). Every
+(free, and possible during first contact), the onboarding flow, and practice
+reminders: "stop reminders", "remind me at 7pm" (free)). Every
 other message gets an intent from :class:`tutor.intents.IntentRouter` (rules,
 then a classifier with a confidence) and goes to the agent for it. One error
 handler turns any exception into a friendly reply.
 
     intent            answered by
     ───────────────── ──────────────────────────────────────────────────
-    command           menu, stop/start reminders (help, language: flow routes)
+    command           menu (help, language, reminders: flow routes; stop/start
+                      reminders here only without the reminders agent)
     menu_choice       the chosen agent's start()
     why               the grammar agent's longer explanation
     how_say, meaning  the lexicon agent
@@ -40,6 +42,7 @@ from tutor.intents import (
     IntentRouter,
     join_request,
     matchable,
+    reminder_request,
 )
 from tutor.messages import Inbound, Kind, Option, Reply
 from tutor.onboarding import LANGUAGE_STEPS, Onboarding
@@ -143,6 +146,7 @@ class Dispatcher:
             Route("language", _is(LANGUAGE_WORDS), self._language),
             Route("join", self._joining, self._join),
             Route("onboarding", self._in_onboarding, self._onboarding),
+            Route("reminders", self._reminding, self._reminders),
             Route("intent", lambda i, c: True, self._by_intent),
         ]
 
@@ -258,6 +262,17 @@ class Dispatcher:
             return outcome
         pinned = settle(outcome.profile, context.learner_id)
         return outcome if pinned is None else replace(outcome, profile=pinned)
+
+    def _reminding(self, inbound: Inbound, context: Context) -> bool:
+        """ "stop reminders", "remind me at 7pm" and the like: free, whatever is open."""
+        return (
+            "reminders" in self.agents
+            and inbound.kind in (Kind.TEXT, Kind.COMMAND)
+            and reminder_request(inbound.text) is not None
+        )
+
+    def _reminders(self, inbound: Inbound, context: Context) -> Outcome:
+        return self.agents["reminders"].handle(inbound, context)
 
     def _in_onboarding(self, inbound: Inbound, context: Context) -> bool:
         return not context.onboarded or context.state.get("flow") == "onboarding"

@@ -9,8 +9,12 @@
     ├── PaymentProviderError        Stripe or the Bot API's payment calls failed
     └── ChannelError                sending to Telegram / WhatsApp failed
         ├── RetryableSendError      429, 5xx, timeouts, connection errors (retry with backoff)
-        │   └── RateLimited         429 with a retry-after the sender must honour
-        └── PermanentSendError      4xx other than 429: the message goes to dead letters
+        │   └── RateLimited         429 with a retry-after the sender must honour; its scope
+        │                           (the whole sender, or one recipient) names the bucket
+        │                           of tutor.pacing to push back
+        └── PermanentSendError      4xx other than 429: the message goes to dead letters;
+            │                       ``recipient_gone`` (Telegram 403: bot blocked, user
+            │                       deactivated) also marks the learner inactive
             └── OutsideWindowError  WhatsApp 131047: free-form text outside the 24 h window
 
 Adapters translate vendor exceptions into this tree with ``raise ... from exc``;
@@ -18,6 +22,8 @@ retries decide by class, never by message text.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 
 class TutorError(Exception):
@@ -75,15 +81,40 @@ class RetryableSendError(ChannelError):
 
 
 class RateLimited(RetryableSendError):
-    """The platform asked us to slow down for ``retry_after`` seconds."""
+    """The platform asked us to slow down for ``retry_after`` seconds.
 
-    def __init__(self, message: str, *, retry_after: float | None, code: int | str | None = None):
+    ``scope`` says which limit was hit: ``"sender"`` (the bot, the business number) or
+    ``"recipient"`` (one chat, one user). Without a ``retry_after``, ``growth`` (when the
+    platform documents one) makes the wait ``growth ** attempt`` seconds.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None,
+        code: int | str | None = None,
+        scope: Literal["sender", "recipient"] = "sender",
+        growth: float | None = None,
+    ) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
+        self.scope: Literal["sender", "recipient"] = scope
+        self.growth = growth
 
 
 class PermanentSendError(ChannelError):
-    """Retrying will not help; the message becomes a dead letter."""
+    """Retrying will not help; the message becomes a dead letter.
+
+    ``recipient_gone``: the recipient refused us for good (blocked the bot, deleted the
+    account), so nothing more should be scheduled for them.
+    """
+
+    def __init__(
+        self, message: str, *, code: int | str | None = None, recipient_gone: bool = False
+    ) -> None:
+        super().__init__(message, code=code)
+        self.recipient_gone = recipient_gone
 
 
 class OutsideWindowError(PermanentSendError):

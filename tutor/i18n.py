@@ -506,6 +506,35 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Reminders are on again ⏰",
         "es": "Recordatorios activados de nuevo ⏰",
     },
+    "reminder_at": {
+        "en": "I'll remind you at {time} ({zone} time).",
+        "es": "Te avisaré a las {time} (hora de {zone}).",
+    },
+    "reminder_at_quiet": {
+        "en": "{time} is in my quiet hours, so I'll write at {end} ({zone} time) instead.",
+        "es": "Las {time} caen en mis horas de silencio: te escribiré a las {end} "
+        "(hora de {zone}).",
+    },
+    "reminder_review": {
+        "en": 'You have {count} words to review. Reply "review" to start.',
+        "es": 'Tienes {count} palabras para repasar. Responde "repasar" para empezar.',
+    },
+    "reminder_review_one": {
+        "en": 'You have 1 word to review. Reply "review" to start.',
+        "es": 'Tienes 1 palabra para repasar. Responde "repasar" para empezar.',
+    },
+    "reminder_streak": {
+        "en": "You practised yesterday: {days} days in a row! One message today keeps it going 🔥",
+        "es": "Ayer practicaste: ¡{days} días seguidos! Un mensaje hoy y sigues la racha 🔥",
+    },
+    "reminder_streak_start": {
+        "en": "You practised yesterday. One message today makes it two days in a row 🔥",
+        "es": "Ayer practicaste. Un mensaje hoy y serán dos días seguidos 🔥",
+    },
+    "reminder_expiry": {
+        "en": 'Your subscription ends on {date}. Send "subscription" to keep it.',
+        "es": 'Tu suscripción termina el {date}. Manda "suscripción" para mantenerla.',
+    },
     "voice_not_yet": {
         "en": "I got your voice note 🎤 Listening to voice notes is coming soon; "
         "for now, please type.",

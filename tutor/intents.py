@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from tutor.llm.language import STOPWORDS
 from tutor.messages import Inbound, Kind
-from tutor.text import fold, parse_choice
+from tutor.text import fold, parse_choice, parse_clock
 
 if TYPE_CHECKING:
     from tutor.llm.router import Router
@@ -114,6 +114,7 @@ COMMANDS: dict[str, frozenset[str]] = {
         "parar recordatorios",
         "detener recordatorios",
         "no more reminders",
+        "no más recordatorios",
         "sin recordatorios",
         "desactivar recordatorios",
     ),
@@ -193,6 +194,43 @@ def join_request(text: str) -> str | None:
     if not slash and not any(ch.isdigit() for ch in code):
         return None
     return code
+
+
+#: "remind me at 7pm", "recuérdame a las 19:00", "/remind 07:30": the new practice time.
+_REMIND_AT = re.compile(
+    r"^(?:please |por favor )?(?:remind me|remind|recuerdame|recordame|recordar|avisame)"
+    r"(?: (?:at|around|a las|a la|sobre las))? (?P<clock>.+?)"
+    r"(?: (?P<part>de la manana|de la tarde|de la noche|in the morning|in the evening))?"
+    r"(?: please| por favor)?$"
+)
+_EVENING = {"de la tarde", "de la noche", "in the evening"}
+
+
+def reminder_request(text: str) -> tuple[str, str | None] | None:
+    """("stop", None), ("start", None) or ("at", "HH:MM") for a message about practice
+    reminders; None for anything else."""
+    folded = matchable(text)
+    if folded in COMMANDS["stop_reminders"]:
+        return ("stop", None)
+    if folded in COMMANDS["start_reminders"]:
+        return ("start", None)
+    command = re.sub(r"^\s*/(\w+)@\w+", r"\1", text)  # "/remind@TutorBot 9pm"
+    found = _REMIND_AT.match(fold(command.replace(".", "")))
+    if found is not None:
+        clock = parse_clock(found.group("clock"))
+        if clock is not None and found.group("part") in _EVENING and clock < "12:00":
+            clock = f"{int(clock[:2]) + 12:02d}{clock[2:]}"
+        return ("at", clock) if clock is not None else None
+    if len(folded.split()) <= 8:
+        for name, pattern in _COMMAND_PATTERNS[:2]:
+            if pattern.search(folded):
+                return ("stop", None) if name == "stop_reminders" else ("start", None)
+    return None
+
+
+#: Answers to a review reminder ("Reply "review" to start"): the review opens, whatever
+#: was open before.
+REVIEW_WORDS = _words("review", "/review", "repasar", "/repasar", "review now", "repasar ahora")
 
 
 _ORDINALS = {
@@ -337,7 +375,7 @@ _COMMAND_PATTERNS = (
     (
         "stop_reminders",
         re.compile(
-            r"\b(?:stop|no more|turn off|pause|mute|para|parar|deten\w*|desactiva\w*|quita\w*"
+            r"\b(?:stop|no more|no mas|turn off|pause|mute|para|parar|deten\w*|desactiva\w*|quita\w*"
             r"|apaga\w*|sin)\b.*\b(?:reminders?|recordatorios?|notificaciones|notifications)\b"
         ),
     ),
@@ -392,6 +430,8 @@ class IntentRules:
         for name, words in COMMANDS.items():
             if folded in words:
                 return Decision(Intent.COMMAND, 1.0, "rules", name)
+        if folded in REVIEW_WORDS:
+            return Decision(Intent.MENU_CHOICE, 1.0, "rules", "vocabulary")
         for intent, words in SHORTCUTS.items():  # exact phrases, before a menu item's name
             if folded in words:
                 return Decision(intent, 1.0, "rules", folded)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from memory import sessions
+from tutor import reminder_times
 from tutor.messages import Inbound
 from tutor.models import conversations, learners, turns, utcnow
 
@@ -126,6 +127,8 @@ def save_turn(
             chat_id=inbound.chat_id,
             updated_at=now,
             last_inbound_at=inbound.sent_at,
+            inactive_at=None,  # writing again undoes a blocked bot
+            **reminder_times.column_change(learner.profile, profile, now),
         )
     )
     inbound_doc = inbound.to_dict()

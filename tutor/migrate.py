@@ -18,10 +18,17 @@ SCRIPT_LOCATION = Path(migrations.__file__).resolve().parent
 DATABASE_ONLY_COLUMNS = frozenset({("memory_notes", "embedding_vector")})
 
 
+#: Tables another library creates and manages itself: APScheduler's job store.
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
 def include_object(
     item: object, name: str | None, kind: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Alembic's filter: everything but :data:`DATABASE_ONLY_COLUMNS`."""
+    """Alembic's filter: everything but :data:`DATABASE_ONLY_COLUMNS` and the tables other
+    libraries own (:data:`FOREIGN_TABLES`)."""
+    if kind == "table" and name in FOREIGN_TABLES:
+        return False
     table = getattr(getattr(item, "table", None), "name", None)
     return not (kind == "column" and (table, name) in DATABASE_ONLY_COLUMNS)
 

@@ -135,7 +135,8 @@ outbox = Table(
     Column("channel", String(16), nullable=False),
     Column("chat_id", String(160), nullable=False),
     Column("reply", JSONDocument, nullable=False),
-    Column("status", String(16), nullable=False),  # pending | sent | dead
+    # pending | sent | dead | skipped (free-form text outside WhatsApp's 24-hour window)
+    Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UTCDateTime(), nullable=False),
     Column("provider_message_ids", JSONDocument),

@@ -9,6 +9,19 @@ A reply naming a ``document`` gets its file built from the database at send time
 (the data export: :mod:`memory.export`), so the file is never stored here. A reply
 marked ``scrub_when_sent`` (the goodbye to an erased learner) is emptied once sent
 (:func:`memory.erase.scrub_sent`).
+
+Before each send the channel's rules are checked:
+
+- pacing (:mod:`tutor.pacing`): a reply waits for its tokens without spending an
+  attempt, inline when the wait is short, else through ``next_attempt_at`` (the
+  sweeper comes back; the learner's later replies stay behind it). A platform's
+  "slow down" pushes the matching bucket back for every process.
+- WhatsApp's 24-hour window: a free-form reply to a learner whose last message (or
+  the message it answers) is older than 24 hours is not sent: status ``skipped``,
+  neither retried nor a dead letter. A reply carrying a ``template`` goes out as that
+  template, which is allowed at any time.
+- a recipient gone for good (Telegram 403: the bot is blocked) makes the reply a dead
+  letter and the learner inactive (``inactive_at``, no next reminder) until they write.
 """
 
 from __future__ import annotations
@@ -17,20 +30,21 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from memory import erase, export
-from tutor import logs
+from tutor import logs, pacing
 from tutor.channels.base import ChannelAdapter
-from tutor.errors import PermanentSendError, RetryableSendError
+from tutor.channels.whatsapp import WINDOW
+from tutor.errors import PermanentSendError, RateLimited, RetryableSendError
 from tutor.inbox import add_dead_letter
 from tutor.messages import Attachment, Channel, Reply
-from tutor.models import outbox, utcnow
+from tutor.models import inbox, learners, outbox, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +53,17 @@ INLINE_RETRY_LIMIT = 5.0
 
 #: Builds a named document for a learner at send time; None when there is nothing to send.
 DocumentBuilder = Callable[[str, str], Attachment | None]
+
+#: Why a free-form WhatsApp reply was not sent (the row's ``error``, status ``skipped``).
+OUTSIDE_WINDOW = "outside the WhatsApp 24-hour window"
+
+
+@dataclass(frozen=True, slots=True)
+class _Again:
+    """Not done with a row: try again in ``seconds``; ``attempted`` when a send was tried."""
+
+    seconds: float
+    attempted: bool
 
 
 def add(
@@ -95,6 +120,8 @@ class Sender:
         on_result: Callable[[str, str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         documents: DocumentBuilder | None = None,
+        pacer: pacing.Pacer | None = None,
+        inline_limit: float = INLINE_RETRY_LIMIT,
     ) -> None:
         self._engine = engine
         self._documents = documents or self._stored_documents
@@ -104,21 +131,32 @@ class Sender:
         self._cap = max_backoff
         self._on_result = on_result or (lambda channel, outcome: None)
         self._sleep = sleep
+        self._pacer = pacer
+        self._inline_limit = min(inline_limit, INLINE_RETRY_LIMIT)
 
-    def deliver(self, learner_key: str) -> bool:
-        """Send what is due for ``learner_key``, oldest first; True if nothing is left waiting."""
+    def deliver(self, learner_key: str, renew: Callable[[], bool] | None = None) -> bool:
+        """Send what is due for ``learner_key``, oldest first; True if nothing is left waiting.
+
+        ``renew`` is called before each wait inside this call (the caller's lease on the
+        learner must outlast it); False stops here and leaves the rest to the sweeper.
+        """
         now = utcnow()
         for row in self._pending(learner_key):
             if row["next_attempt_at"] > now:
                 return False  # an earlier reply waits for its retry; later ones wait behind it
             while True:
-                result = self._attempt(row)
-                if result is None:
-                    break  # sent or dead: next row
-                if result > INLINE_RETRY_LIMIT:
+                again = self._attempt(row)
+                if again is None:
+                    break  # sent, dead or skipped: next row
+                if again.seconds > self._inline_limit:
                     return False  # the sweeper comes back at next_attempt_at
-                self._sleep(result)
-                row = {**row, "attempts": row["attempts"] + 1}
+                if renew is not None and not renew():
+                    later = utcnow() + timedelta(seconds=again.seconds)
+                    self._update(row["id"], next_attempt_at=later)
+                    return False
+                self._sleep(again.seconds)
+                if again.attempted:
+                    row = {**row, "attempts": row["attempts"] + 1}
         return True
 
     def _pending(self, learner_key: str) -> list[dict[str, Any]]:
@@ -130,8 +168,8 @@ class Sender:
         with self._engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
-    def _attempt(self, row: dict[str, Any]) -> float | None:
-        """One try; None when finished with the row, else seconds until the next try."""
+    def _attempt(self, row: dict[str, Any]) -> _Again | None:
+        """One try; None when finished with the row, else when to try again."""
         with logs.bound(
             correlation_id=row["correlation_id"],
             channel=row["channel"],
@@ -140,20 +178,30 @@ class Sender:
         ):
             return self._try(row)
 
-    def _try(self, row: dict[str, Any]) -> float | None:
+    def _try(self, row: dict[str, Any]) -> _Again | None:
         channel = Channel(row["channel"])
         adapter = self._channels.get(channel)
         attempt = row["attempts"] + 1
         try:
             if adapter is None:
                 raise PermanentSendError(f"channel {channel.value} is not configured")
-            reply = self._with_document(row["learner_key"], Reply.from_dict(row["reply"]))
+            reply = Reply.from_dict(row["reply"])
+            if self._outside_window(row, channel, reply):
+                self._skip(row, OUTSIDE_WINDOW)
+                return None
+            wait = self._pace(row, channel, reply)
+            if wait > 0:
+                return _Again(wait, attempted=False)  # no attempt spent
+            reply = self._with_document(row["learner_key"], reply)
             ids = adapter.send(row["chat_id"], reply)
         except RetryableSendError as exc:
+            retry_after = exc.retry_after
+            if isinstance(exc, RateLimited):
+                retry_after = self._slow_down(row, channel, exc, attempt)
             if attempt >= self._max_attempts:
                 self._dead(row, attempt, f"{type(exc).__name__}: {exc}")
                 return None
-            delay = backoff(attempt, self._base, self._cap, exc.retry_after)
+            delay = backoff(attempt, self._base, self._cap, retry_after)
             logger.warning(
                 "send failed; will retry",
                 extra={
@@ -171,9 +219,9 @@ class Sender:
                 next_attempt_at=utcnow() + timedelta(seconds=delay),
             )
             self._on_result(channel.value, "retry")
-            return delay
+            return _Again(delay, attempted=True)
         except PermanentSendError as exc:
-            self._dead(row, attempt, f"{type(exc).__name__}: {exc}")
+            self._dead(row, attempt, f"{type(exc).__name__}: {exc}", gone=exc.recipient_gone)
             return None
         sent_at = utcnow()
         with self._engine.begin() as connection:
@@ -200,12 +248,84 @@ class Sender:
         self._on_result(channel.value, "sent")
         return None
 
-    def _dead(self, row: dict[str, Any], attempt: int, error: str) -> None:
+    def _pace(self, row: dict[str, Any], channel: Channel, reply: Reply) -> float:
+        """Seconds to wait for the channel's tokens (0: taken); a long wait is left to the
+        sweeper through ``next_attempt_at``."""
+        if self._pacer is None:
+            return 0.0
+        cost = pacing.message_count(channel, row["chat_id"], reply)
+        wait = self._pacer.take(channel, row["chat_id"], cost)
+        if wait <= 0:
+            return 0.0
+        logger.debug("reply paced", extra={"outbox_id": row["id"], "wait": round(wait, 3)})
+        if wait > self._inline_limit:
+            self._update(row["id"], next_attempt_at=utcnow() + timedelta(seconds=wait))
+        self._on_result(channel.value, "paced")
+        return wait
+
+    def _slow_down(
+        self, row: dict[str, Any], channel: Channel, exc: RateLimited, attempt: int
+    ) -> float | None:
+        """The wait a "slow down" asks for (``growth ** attempt`` when the platform gave
+        none); the matching bucket is pushed back for every process.
+
+        A recipient's bucket is only emptied: that learner's replies already wait behind
+        this row. A sender-wide limit holds every process for the stated time.
+        """
+        retry_after = exc.retry_after
+        if retry_after is None and exc.growth is not None:
+            retry_after = exc.growth**attempt
+        if self._pacer is not None:
+            hold = (exc.retry_after or 0.0) if exc.scope == "sender" else 0.0
+            self._pacer.push_back(channel, row["chat_id"], exc.scope, hold)
+        return retry_after
+
+    def _outside_window(self, row: dict[str, Any], channel: Channel, reply: Reply) -> bool:
+        """A free-form WhatsApp reply whose learner last wrote 24 hours ago or more."""
+        if channel is not Channel.WHATSAPP or reply.template is not None:
+            return False
+        last = self._last_inbound(row)
+        return last is None or utcnow() - last >= WINDOW
+
+    def _last_inbound(self, row: dict[str, Any]) -> datetime | None:
+        """The learner's last message, or the one this reply answers if later (a learner
+        erased in that turn has no row any more)."""
+        with self._engine.connect() as connection:
+            times = [
+                connection.execute(
+                    select(learners.c.last_inbound_at).where(learners.c.key == row["learner_key"])
+                ).scalar(),
+            ]
+            if row["inbox_id"] is not None:
+                times.append(
+                    connection.execute(
+                        select(inbox.c.received_at).where(inbox.c.id == row["inbox_id"])
+                    ).scalar()
+                )
+        known = [moment for moment in times if moment is not None]
+        return max(known) if known else None
+
+    def _skip(self, row: dict[str, Any], reason: str) -> None:
+        """Not sent and never will be, by the channel's rules: not a failure."""
+        logger.info("reply not sent", extra={"outbox_id": row["id"], "reason": reason})
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(outbox)
+                .where(outbox.c.id == row["id"])
+                .values(status="skipped", error=reason)
+            )
+            if row["reply"].get("scrub_when_sent"):
+                erase.scrub_sent(connection, row["id"], row["learner_key"])
+        self._on_result(row["channel"], "skipped")
+
+    def _dead(self, row: dict[str, Any], attempt: int, error: str, *, gone: bool = False) -> None:
         logger.error(
             "send failed for good; dead letter", extra={"outbox_id": row["id"], "attempt": attempt}
         )
         scrub = bool(row["reply"].get("scrub_when_sent"))
         with self._engine.begin() as connection:
+            if gone:
+                _mark_inactive(connection, row["learner_key"])
             connection.execute(
                 update(outbox)
                 .where(outbox.c.id == row["id"])
@@ -245,6 +365,17 @@ class Sender:
     def _update(self, row_id: int, **values: Any) -> None:
         with self._engine.begin() as connection:
             connection.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+
+
+def _mark_inactive(connection: Connection, learner_key: str) -> None:
+    """The channel refused the learner for good: schedule nothing more for them."""
+    now = utcnow()
+    connection.execute(
+        update(learners)
+        .where(learners.c.key == learner_key, learners.c.inactive_at.is_(None))
+        .values(inactive_at=now, next_reminder_at=None, updated_at=now)
+    )
+    logger.warning("the channel refused the learner; marked inactive")
 
 
 def due_learners(engine: Engine, limit: int = 200) -> list[str]:

@@ -27,6 +27,7 @@ from tutor import metrics
 from tutor.channels.base import ChannelAdapter
 from tutor.db import make_engine
 from tutor.messages import Channel
+from tutor.pacing import Pacer, build_pacer
 from tutor.queue import DramatiqQueue, EmbeddedQueue, TaskQueue
 from tutor.settings import Settings
 
@@ -48,6 +49,8 @@ class Services:
     channels: dict[Channel, ChannelAdapter] = field(default_factory=dict)
     catalog: Catalog = field(default_factory=plans.load)  # what learners can buy
     metrics_dir: str | None = None
+    #: Outbound rate limits shared through ``redis``; None when pacing is off.
+    pacer: Pacer | None = None
     _router: Router | None = None
     _embedder: Embedder | None = None
     _stripe: StripeRail | None = None
@@ -183,4 +186,5 @@ def build_services(
         channels=_channels(settings, http),
         catalog=plans.load(settings.plans_file),
         metrics_dir=metrics_dir,
+        pacer=build_pacer(settings, client),
     )

@@ -87,6 +87,35 @@ class Settings(BaseSettings):
     # What one unit of each currency is worth in US dollars for the revenue page's margins
     # ("XTR:0.013,EUR:1.08"); a currency left out is shown beside the dollars, never added.
     revenue_usd_rates: str = ""
+    # Outbound pacing (tutor/pacing.py): token buckets shared through Redis, defaults from
+    # the platforms' published limits. Off only for tests that drive local fakes flat out.
+    send_pacing: bool = True
+    pace_telegram_per_second: float = Field(default=30.0, gt=0)  # the bot, all chats
+    pace_telegram_burst: float = Field(default=30.0, ge=1)
+    pace_telegram_chat_per_second: float = Field(default=1.0, gt=0)  # one chat
+    pace_telegram_chat_burst: float = Field(default=3.0, ge=1)
+    pace_whatsapp_per_second: float = Field(default=80.0, gt=0)  # the business number
+    pace_whatsapp_burst: float = Field(default=80.0, ge=1)
+    pace_whatsapp_user_interval_seconds: float = Field(default=6.0, gt=0)  # the pair limit
+    pace_whatsapp_user_burst: float = Field(default=10.0, ge=1)  # WhatsApp allows ~45
+
+    # Reminders (tutor/reminders.py): at the learner's practice time in their zone (this
+    # default when they chose none), never in quiet hours (moved to their end), at most
+    # max_per_day a local day, none within active_hours of their last message. The
+    # WhatsApp template (one body parameter: the reminder's text) reaches learners silent
+    # for over 24 hours; unset, they get none. Its language defaults to the learner's.
+    reminder_default_time: str = Field(default="19:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    reminder_quiet_start: str = Field(default="22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    reminder_quiet_end: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    reminder_max_per_day: int = Field(default=1, ge=1, le=5)
+    reminder_active_hours: float = Field(default=3.0, ge=0)
+    reminder_expiry_days: int = Field(default=3, ge=1, le=30)  # warn before a period ends
+    reminder_batch_size: int = Field(default=500, ge=1, le=10_000)
+    whatsapp_reminder_template: str = ""
+    whatsapp_reminder_template_language: str = ""
+    # One scheduler acts at a time: it holds a lease row it renews; another takes over
+    # once the lease has run out this long after the last renewal.
+    scheduler_lease_seconds: float = Field(default=30.0, ge=3)
 
     # Models (tutor/llm). Prices are US dollars per million input / output tokens.
     groq_api_key: SecretStr | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -119,9 +119,22 @@ def parse_timezone(text: str, now: datetime | None = None) -> str | None:
     return f"UTC{sign}{halves // 2:02d}:{halves % 2 * 30:02d}"
 
 
+def parse_zone(name: str) -> tzinfo | None:
+    """An IANA zone, or a fixed offset written as ``UTC+02:00`` (what onboarding stores
+    for a learner who sent their local time); None when unknown."""
+    if name.startswith("UTC") and len(name) == 9 and name[3] in "+-" and name[6] == ":":
+        try:
+            hours, minutes = int(name[4:6]), int(name[7:9])
+        except ValueError:
+            return None
+        offset = timedelta(hours=hours, minutes=minutes)
+        return timezone(offset if name[3] == "+" else -offset)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def local_zone(name: str | None) -> tzinfo:
     """The learner's time zone (``profile["timezone"]``), UTC when unset or unknown."""
-    try:
-        return ZoneInfo(name) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
+    return (parse_zone(name) if name else None) or UTC

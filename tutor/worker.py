@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from agents import asking
@@ -60,6 +61,9 @@ class Worker:
             base_backoff=self.settings.send_backoff_seconds,
             max_backoff=self.settings.send_max_backoff_seconds,
             on_result=lambda channel, result: metrics.SENDS.labels(channel, result).inc(),
+            pacer=services.pacer,
+            # Waits inside a drain stay well within the learner's lease, renewed before each.
+            inline_limit=self.settings.learner_lease_seconds / 3,
         )
         self._owner_prefix = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -85,7 +89,10 @@ class Worker:
                                 engine, learner_key, owner, self.settings.learner_lease_seconds
                             )
                             renewed = time.monotonic()
-                delivered = self.sender.deliver(learner_key)
+                renew = partial(
+                    leases.acquire, engine, learner_key, owner, self.settings.learner_lease_seconds
+                )
+                delivered = self.sender.deliver(learner_key, renew=renew)
             finally:
                 leases.release(engine, learner_key, owner)
             if stuck or not delivered or not inbox.has_pending(engine, learner_key):

@@ -31,6 +31,8 @@ class RecordedRequest:
     json: Any
     body: bytes = b""
     query: dict[str, list[str]] = field(default_factory=dict)
+    #: When it arrived (``time.time()``), to measure the rate a client sent at.
+    received_at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)

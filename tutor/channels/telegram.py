@@ -61,6 +61,8 @@ _CONTENT_ATTRIBUTES = (
     "video_note", "checklist",
 )  # fmt: skip
 _PARSE_ERRORS = (TypeError, ValueError, KeyError, AttributeError)
+#: The Bot API's answer when the user blocked the bot or no longer exists: final.
+FORBIDDEN = 403
 
 
 def verify_secret(header_value: str | None, secret: str | None) -> None:
@@ -387,7 +389,10 @@ def _result(method: str, response: httpx.Response) -> Any:
         parameters = data.get("parameters")
         retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
         seconds = float(retry_after) if isinstance(retry_after, int | float) else None
-        raise RateLimited(message, retry_after=seconds, code=code)
+        # Mostly the per-chat limit; the chat's bucket is the one pushed back.
+        raise RateLimited(message, retry_after=seconds, code=code, scope="recipient")
+    if code == FORBIDDEN:  # bot blocked, user deactivated, kicked from the group
+        raise PermanentSendError(message, code=code, recipient_gone=True)
     if 400 <= code < 500 and status < 500:
         raise PermanentSendError(message, code=code)
     raise RetryableSendError(message, code=code)

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 RATE_LIMIT_CODES = frozenset({4, 80007, 130429, 131056})
+#: The pair rate limit (messages to one user too fast); Meta suggests retrying after 4^X s.
+PAIR_LIMIT_CODE, PAIR_LIMIT_GROWTH = 131056, 4.0
+#: Free-form messages are allowed this long after the learner's last message.
+WINDOW = timedelta(hours=24)
 TEMPORARY_CODES = frozenset({2, 131016})  # "API service" / "service unavailable"
 #: The document types the Cloud API delivers; JSON and other text go as text/plain.
 DOCUMENT_TYPES = frozenset(
@@ -379,7 +383,15 @@ def _graph_result(response: httpx.Response) -> dict[str, Any]:
     error = error if isinstance(error, dict) else {}
     code = error.get("code") if isinstance(error.get("code"), int) else status
     message = f"whatsapp: HTTP {status} code {code}: {str(error.get('message', ''))[:200]}"
-    if status == 429 or code in RATE_LIMIT_CODES:
+    if code == PAIR_LIMIT_CODE:
+        raise RateLimited(
+            message,
+            retry_after=_retry_after(response),
+            code=code,
+            scope="recipient",
+            growth=PAIR_LIMIT_GROWTH,
+        )
+    if status == 429 or code in RATE_LIMIT_CODES:  # the number's throughput, the account's
         raise RateLimited(message, retry_after=_retry_after(response), code=code)
     if code == OUTSIDE_WINDOW_CODE:
         raise OutsideWindowError(message, code=code)
