@@ -198,7 +198,7 @@ def test_a_reply_costs_one_token_per_platform_message() -> None:
 def test_the_limits_come_from_the_settings() -> None:
     settings = Settings(_env_file=None, pace_telegram_chat_burst=5)  # type: ignore[call-arg]
     limits = Limits.from_settings(settings)
-    assert limits.telegram == Rate(30.0, 30.0)
+    assert limits.telegram == Rate(30.0, 5.0)
     assert limits.telegram_chat == Rate(1.0, 5.0)
-    assert limits.whatsapp == Rate(80.0, 80.0)
+    assert limits.whatsapp == Rate(80.0, 10.0)
     assert limits.whatsapp_user.per_second == near(1 / 6)

@@ -6,10 +6,10 @@ holds at most ``burst`` tokens and refills at ``per_second``: a burst goes out a
 once up to ``burst``, the rest is spread at the sustained rate.
 
     channel    bucket                     default          where the number comes from
-    Telegram   the bot, all chats         30/s, burst 30   about 30 msg/s overall
+    Telegram   the bot, all chats         30/s, burst 5    about 30 msg/s overall
     Telegram   one chat                   1/s, burst 3     about 1 msg/s per chat, short
                                                            bursts tolerated
-    WhatsApp   the business phone number  80/s, burst 80   80 msg/s per number (130429 beyond)
+    WhatsApp   the business phone number  80/s, burst 10   80 msg/s per number (130429 beyond)
     WhatsApp   one user (pair limit)      1 per 6 s,       about one message every 6 s to a
                                           burst 10         user; bursts of up to 45 in 6 s
                                                            borrow future quota (131056,
@@ -19,7 +19,9 @@ The numbers are those of PLATFORM_FACTS.md ("Rate limits / throughput" for Whats
 python-telegram-bot's ``FloodLimit`` for Telegram); each is a ``TUTOR_PACE_*``
 setting. The pair limit's burst stays well under WhatsApp's 45 but above a tutor turn's
 few messages, so a learner answering quickly is not slowed down while a pile of queued
-messages to one user is still spread at one every 6 seconds.
+messages to one user is still spread at one every 6 seconds. The overall buckets keep a
+small burst: any second may carry ``burst + per_second`` messages, so a full bucket of 30
+on Telegram's 30/s would let the first second of a morning burst reach 60.
 A platform that still answers "slow down" pushes the matching bucket back
 (:meth:`Pacer.push_back`), so every process slows down, not only the one told.
 
@@ -132,9 +134,9 @@ class Rate:
 class Limits:
     """The four buckets' shapes; defaults as in the module docstring."""
 
-    telegram: Rate = Rate(30.0, 30.0)
+    telegram: Rate = Rate(30.0, 5.0)
     telegram_chat: Rate = Rate(1.0, 3.0)
-    whatsapp: Rate = Rate(80.0, 80.0)
+    whatsapp: Rate = Rate(80.0, 10.0)
     whatsapp_user: Rate = Rate(1 / 6, 10.0)
 
     @classmethod

@@ -91,11 +91,11 @@ class Settings(BaseSettings):
     # the platforms' published limits. Off only for tests that drive local fakes flat out.
     send_pacing: bool = True
     pace_telegram_per_second: float = Field(default=30.0, gt=0)  # the bot, all chats
-    pace_telegram_burst: float = Field(default=30.0, ge=1)
+    pace_telegram_burst: float = Field(default=5.0, ge=1)
     pace_telegram_chat_per_second: float = Field(default=1.0, gt=0)  # one chat
     pace_telegram_chat_burst: float = Field(default=3.0, ge=1)
     pace_whatsapp_per_second: float = Field(default=80.0, gt=0)  # the business number
-    pace_whatsapp_burst: float = Field(default=80.0, ge=1)
+    pace_whatsapp_burst: float = Field(default=10.0, ge=1)
     pace_whatsapp_user_interval_seconds: float = Field(default=6.0, gt=0)  # the pair limit
     pace_whatsapp_user_burst: float = Field(default=10.0, ge=1)  # WhatsApp allows ~45
 
