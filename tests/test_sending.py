@@ -127,3 +127,42 @@ def test_whatsapp_outside_the_window_is_a_dead_letter(
 )
 def test_backoff(attempt: int, retry_after: float | None, low: float, high: float) -> None:
     assert low <= backoff(attempt, 0.5, 30.0, retry_after) <= high
+
+
+def test_the_longest_waiting_learners_are_swept_first(harness: Harness) -> None:
+    """A backlog of Telegram replies must not hold back a WhatsApp learner who waited longer."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from tutor.messages import Channel, Reply
+    from tutor.models import utcnow
+    from tutor.outbox import add, due_learners
+
+    engine = harness.services.engine
+    now = utcnow()
+    waiting = {"telegram:1": 5, "telegram:2": 30, "whatsapp:34600000001": 120, "telegram:3": 60}
+    with engine.begin() as connection:
+        for key, minutes in waiting.items():
+            channel = Channel.WHATSAPP if key.startswith("whatsapp") else Channel.TELEGRAM
+            add(
+                connection,
+                inbox_id=None,
+                learner_key=key,
+                channel=channel,
+                chat_id=key.split(":")[1],
+                replies=(Reply(f"hello {key}"),),
+                correlation_id=f"c-{key}",
+            )
+            connection.execute(
+                update(outbox)
+                .where(outbox.c.learner_key == key)
+                .values(next_attempt_at=now - timedelta(minutes=minutes))
+            )
+    assert due_learners(engine, limit=2) == ["whatsapp:34600000001", "telegram:3"]
+    assert due_learners(engine) == [
+        "whatsapp:34600000001",
+        "telegram:3",
+        "telegram:2",
+        "telegram:1",
+    ]

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from memory import erase, export
@@ -379,11 +379,13 @@ def _mark_inactive(connection: Connection, learner_key: str) -> None:
 
 
 def due_learners(engine: Engine, limit: int = 200) -> list[str]:
-    """Learners whose pending replies are due now."""
+    """Learners whose pending replies are due now, the longest waiting first: a backlog on
+    one channel (a morning of reminders to Telegram) must not hold the other one back."""
     query = (
         select(outbox.c.learner_key)
         .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= utcnow())
         .group_by(outbox.c.learner_key)
+        .order_by(func.min(outbox.c.next_attempt_at), outbox.c.learner_key)
         .limit(limit)
     )
     with engine.connect() as connection:
