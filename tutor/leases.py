@@ -7,7 +7,7 @@ simply expires.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -15,9 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from tutor.models import learner_leases, utcnow
 
 
-def acquire(engine: Engine, learner_key: str, owner: str, ttl: float) -> bool:
+def acquire(
+    engine: Engine, learner_key: str, owner: str, ttl: float, now: datetime | None = None
+) -> bool:
     """Take or renew the lease; False while someone else holds a live one."""
-    now = utcnow()
+    now = now or utcnow()
     expires = now + timedelta(seconds=ttl)
     with engine.begin() as connection:
         taken = connection.execute(
@@ -42,11 +44,11 @@ def acquire(engine: Engine, learner_key: str, owner: str, ttl: float) -> bool:
     return True
 
 
-def release(engine: Engine, learner_key: str, owner: str) -> None:
+def release(engine: Engine, learner_key: str, owner: str, now: datetime | None = None) -> None:
     """Let the lease lapse now; the row stays, so the next acquire is a single UPDATE."""
     with engine.begin() as connection:
         connection.execute(
             update(learner_leases)
             .where(learner_leases.c.learner_key == learner_key, learner_leases.c.owner == owner)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
+            .values(expires_at=(now or utcnow()) - timedelta(seconds=1))
         )

@@ -289,19 +289,15 @@ class Sender:
 
     def _last_inbound(self, row: dict[str, Any]) -> datetime | None:
         """The learner's last message, or the one this reply answers if later (a learner
-        erased in that turn has no row any more)."""
+        erased in that turn has no row any more); one round trip."""
+        learner_last = (
+            select(learners.c.last_inbound_at)
+            .where(learners.c.key == row["learner_key"])
+            .scalar_subquery()
+        )
+        answered = select(inbox.c.received_at).where(inbox.c.id == row["inbox_id"])
         with self._engine.connect() as connection:
-            times = [
-                connection.execute(
-                    select(learners.c.last_inbound_at).where(learners.c.key == row["learner_key"])
-                ).scalar(),
-            ]
-            if row["inbox_id"] is not None:
-                times.append(
-                    connection.execute(
-                        select(inbox.c.received_at).where(inbox.c.id == row["inbox_id"])
-                    ).scalar()
-                )
+            times = connection.execute(select(learner_last, answered.scalar_subquery())).one()
         known = [moment for moment in times if moment is not None]
         return max(known) if known else None
 

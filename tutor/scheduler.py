@@ -34,13 +34,11 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
-from sqlalchemy import Engine, insert, or_, update
-from sqlalchemy.exc import IntegrityError
 
 from memory import nightly, sessions
-from tutor import reminder_times, reminders
+from tutor import leases, reminder_times, reminders
 from tutor.db import make_engine
-from tutor.models import learner_leases, utcnow
+from tutor.models import utcnow
 
 if TYPE_CHECKING:
     from tutor.services import Services
@@ -143,42 +141,6 @@ def run_job(key: str, name: str) -> None:
     scheduler.run(name)
 
 
-def take_lease(engine: Engine, owner: str, ttl: float, now: datetime) -> bool:
-    """Take or renew the scheduler lease; False while another owner holds a live one."""
-    expires = now + timedelta(seconds=ttl)
-    with engine.begin() as connection:
-        taken = connection.execute(
-            update(learner_leases)
-            .where(
-                learner_leases.c.learner_key == LEASE_KEY,
-                or_(learner_leases.c.owner == owner, learner_leases.c.expires_at < now),
-            )
-            .values(owner=owner, expires_at=expires)
-        ).rowcount
-    if taken:
-        return True
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                insert(learner_leases).values(
-                    learner_key=LEASE_KEY, owner=owner, expires_at=expires
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
-
-
-def give_lease_back(engine: Engine, owner: str, now: datetime) -> None:
-    """End the lease now, so a waiting scheduler takes over at its next look."""
-    with engine.begin() as connection:
-        connection.execute(
-            update(learner_leases)
-            .where(learner_leases.c.learner_key == LEASE_KEY, learner_leases.c.owner == owner)
-            .values(expires_at=now - timedelta(seconds=1))
-        )
-
-
 class LeadingScheduler:
     """An APScheduler on the SQL job store that runs only while it holds the lease.
 
@@ -227,7 +189,7 @@ class LeadingScheduler:
     def step(self) -> bool:
         """Take or renew the lease and start or pause the jobs to match; True if leading."""
         now = self.clock()
-        if take_lease(self.services.engine, self.owner, self.ttl, now):
+        if leases.acquire(self.services.engine, LEASE_KEY, self.owner, self.ttl, now):
             if not self.leading:
                 logger.info("scheduler leads", extra={"owner": self.owner})
                 self._lead()
@@ -297,7 +259,7 @@ class LeadingScheduler:
             self._started = False
         if self._valid_until is not None:
             try:
-                give_lease_back(self.services.engine, self.owner, self.clock())
+                leases.release(self.services.engine, LEASE_KEY, self.owner, self.clock())
             except Exception:
                 logger.exception("could not give the scheduler lease back; it runs out")
             self._valid_until = None

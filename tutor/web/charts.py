@@ -3,7 +3,8 @@
 pygal (a well-kept SVG charting library) gives axes, legends, stacked bars and
 tooltips-free SVG without any JavaScript, so the pages stay server-rendered and their
 Content-Security-Policy forbids scripts. Every chart shares one palette and size, and
-scales to the width of a phone.
+scales to the width of a phone. pygal is imported on the first chart drawn, so web
+workers that only answer webhooks never load it.
 """
 
 from __future__ import annotations
@@ -11,33 +12,44 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
 
-import pygal
 from markupsafe import Markup
-from pygal.style import Style
-
-# pygal appends a legacy import hook (for pygal.maps plugins, unused here) to sys.meta_path;
-# it lacks find_spec, so every failed import anywhere in the process would warn through it.
-sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
 
 PALETTE = ("#0b7a75", "#e07a1f", "#3d5a98", "#c2410c", "#6d28d9", "#15803d", "#b91c1c")
 
-STYLE = Style(
-    background="transparent",
-    plot_background="transparent",
-    foreground="#1f2933",
-    foreground_strong="#1f2933",
-    foreground_subtle="#9aa5b1",
-    opacity=".85",
-    opacity_hover="1",
-    colors=PALETTE,
-    font_family="system-ui, -apple-system, 'Segoe UI', sans-serif",
-    label_font_size=14,
-    major_label_font_size=14,
-    legend_font_size=15,
-    title_font_size=17,
-    value_font_size=12,
-)
+
+@cache
+def _pygal() -> Any:
+    """pygal, loaded once; without the legacy import hook it appends to ``sys.meta_path``
+    (for pygal.maps plugins, unused here), which lacks find_spec, so every failed import
+    anywhere in the process would warn through it."""
+    import pygal
+
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
+    return pygal
+
+
+@cache
+def _style() -> Any:
+    return _pygal().style.Style(
+        background="transparent",
+        plot_background="transparent",
+        foreground="#1f2933",
+        foreground_strong="#1f2933",
+        foreground_subtle="#9aa5b1",
+        opacity=".85",
+        opacity_hover="1",
+        colors=PALETTE,
+        font_family="system-ui, -apple-system, 'Segoe UI', sans-serif",
+        label_font_size=14,
+        major_label_font_size=14,
+        legend_font_size=15,
+        title_font_size=17,
+        value_font_size=12,
+    )
+
 
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
 
@@ -55,7 +67,7 @@ def _config(title: str, labels: Sequence[str], unit: str) -> dict[str, object]:
     crowded = len(labels) > 12 and all(labels)
     return {
         "title": title,
-        "style": STYLE,
+        "style": _style(),
         "js": [],  # no script: the page's CSP allows none inline or remote
         "width": 640,
         "height": 360,
@@ -77,7 +89,7 @@ def _config(title: str, labels: Sequence[str], unit: str) -> dict[str, object]:
     }
 
 
-def _render(chart: pygal.graph.graph.Graph, series: Series) -> Markup:
+def _render(chart: Any, series: Series) -> Markup:
     for name, values in series.items():
         chart.add(name, list(values))
     # pygal always embeds its config in a <script>; with no tooltips script it is dead weight
@@ -88,19 +100,19 @@ def _render(chart: pygal.graph.graph.Graph, series: Series) -> Markup:
 
 def bars(title: str, labels: Sequence[str], series: Series, *, unit: str = "") -> Markup:
     """Grouped bars, one group per label (e.g. a month), one colour per series."""
-    return _render(pygal.Bar(**_config(title, labels, unit)), series)
+    return _render(_pygal().Bar(**_config(title, labels, unit)), series)
 
 
 def stacked(title: str, labels: Sequence[str], series: Series, *, unit: str = "") -> Markup:
     """Stacked bars: the parts of each label's total (e.g. cost by provider per day)."""
-    return _render(pygal.StackedBar(**_config(title, labels, unit)), series)
+    return _render(_pygal().StackedBar(**_config(title, labels, unit)), series)
 
 
 def lines(title: str, labels: Sequence[str], series: Series, *, unit: str = "") -> Markup:
     """Lines over time, gaps where a value is None."""
     config = _config(title, labels, unit)
     config.update(show_dots=len(labels) <= 31, dots_size=3, allow_interruptions=True)
-    return _render(pygal.Line(**config), series)
+    return _render(_pygal().Line(**config), series)
 
 
 def heat(value: float, top: float) -> str:
