@@ -13,6 +13,7 @@ import pytest
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.whatsapp import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, FakeWhatsApp
 from tests.support.harness import Harness
+from tests.support.reliability import undescribed
 from tests.support.services import PostgresServer, RedisServer
 from tests.support.stores import KINDS, store_env
 from tutor import migrate
@@ -156,3 +157,13 @@ def stores(
     harness = Harness(settings_from_env(make_settings, env), fake_telegram)
     yield harness
     harness.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A reliability test must say what it injects and what it checks (docs/RELIABILITY.md)."""
+    missing = undescribed(items)
+    if missing:
+        raise pytest.UsageError(
+            "reliability tests without an 'Injects:' and a 'Checks:' line in their docstring: "
+            + ", ".join(missing)
+        )
