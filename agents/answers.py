@@ -322,8 +322,11 @@ def _compare(expected: str, answer: str, language: str) -> tuple[str, str]:
     bare_expected, bare_answer = strip_accents(expected), strip_accents(answer)
     if bare_expected == bare_answer:
         return "accent", _accent_detail(expected, answer)
+    budget = _budget(bare_expected)
+    if abs(len(bare_expected) - len(bare_answer)) > budget:
+        return "wrong", "wrong"  # the distance is at least the difference in length
     distance = damerau_levenshtein(bare_expected, bare_answer)
-    if distance <= _budget(bare_expected) and not _is_other_word(expected, answer, language):
+    if distance <= budget and not _is_other_word(expected, answer, language):
         return "typo", "typo"
     return "wrong", "wrong"
 

@@ -205,6 +205,15 @@ def consistency(curriculum: Curriculum) -> list[tuple[tuple[Any, ...], str]]:
     return found
 
 
+#: Nodes a curriculum may expand to (a shipped one has about 11,000): past this, aliases are
+#: multiplying a short text into work for minutes.
+MAX_NODES = 250_000
+#: Open ``[``/``{`` a curriculum may nest (its own use at most two or three): PyYAML's
+#: scanner takes quadratic time over a run of them, seconds for a few thousand.
+MAX_FLOW_DEPTH = 100
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
 def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
     out[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -223,19 +232,90 @@ def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | 
     return None
 
 
-def parse(text: str, path: str = "<text>") -> Curriculum:
-    """Validate curriculum YAML; :class:`CurriculumError` lists each problem with its line."""
+def _expanded_size(root: yaml.Node) -> int | None:
+    """How many nodes the document holds once its aliases are expanded, counting up to just
+    past :data:`MAX_NODES`; None when an alias refers to a node that contains it."""
+    sizes: dict[int, int] = {}
+    open_ids: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        children = _children(node)
+        if done:
+            open_ids.discard(id(node))
+            total = 1 + sum(sizes[id(child)] for child in children)
+            sizes[id(node)] = min(total, MAX_NODES + 1)
+            if total > MAX_NODES:
+                return total
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_ids:
+            return None
+        open_ids.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def flow_too_deep(text: str) -> int | None:
+    """The line where brackets (``[``, ``{``) first open more than :data:`MAX_FLOW_DEPTH` deep;
+    counted without reading quotes, so a bracket inside a string counts too."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_FLOW_DEPTH:
+            return text.count("\n", 0, match.start()) + 1
+    return None
+
+
+def _read(text: str, path: str) -> tuple[yaml.Node, Any]:
+    """The YAML's node tree and data, refused (as a CurriculumError) when it is not YAML, nests
+    too deeply, or its aliases expand past :data:`MAX_NODES` (a "billion laughs" text)."""
+    deep = flow_too_deep(text)
+    if deep is not None:
+        message = f"brackets open more than {MAX_FLOW_DEPTH} deep"
+        raise CurriculumError(path, [Problem(deep, "", message)])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            size = _expanded_size(node)
+            if size is None:
+                raise CurriculumError(path, [Problem(None, "", "an alias refers to itself")])
+            if size > MAX_NODES:
+                message = f"the file expands to more than {MAX_NODES} YAML nodes"
+                raise CurriculumError(path, [Problem(None, "", message)])
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise CurriculumError(path, [Problem(line, "", f"not valid YAML: {exc}")]) from exc
+    except RecursionError as exc:  # PyYAML composes recursively: a few hundred open brackets
+        raise CurriculumError(path, [Problem(None, "", "the YAML nests too deeply")]) from exc
+    except (ValueError, OverflowError) as exc:  # a scalar PyYAML cannot build: 2001-02-30,
+        # an integer of 5,000 digits
+        raise CurriculumError(path, [Problem(None, "", f"not a valid value: {exc}")]) from exc
     if not isinstance(data, dict) or node is None:
         raise CurriculumError(path, [Problem(1, "", "the file must be a YAML mapping")])
+    return node, data
+
+
+def parse(text: str, path: str = "<text>") -> Curriculum:
+    """Validate curriculum YAML; :class:`CurriculumError` lists each problem with its line."""
+    node, data = _read(text, path)
     lines: dict[tuple[Any, ...], int] = {}
-    _lines(node, (), lines)
+    try:
+        _lines(node, (), lines)
+    except RecursionError as exc:
+        raise CurriculumError(path, [Problem(None, "", "the YAML nests too deeply")]) from exc
     try:
         curriculum = Curriculum.model_validate(data)
     except ValidationError as exc:

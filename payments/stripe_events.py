@@ -41,7 +41,10 @@ def when(timestamp: Any) -> datetime | None:
     """A Stripe Unix timestamp as an aware UTC datetime."""
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         return None
-    return datetime.fromtimestamp(timestamp, UTC)
+    try:
+        return datetime.fromtimestamp(timestamp, UTC)
+    except (ValueError, OverflowError, OSError):  # past year 9999, NaN: no real event's time
+        return None
 
 
 def ref(value: Any) -> str | None:

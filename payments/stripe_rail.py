@@ -34,6 +34,7 @@ from payments.plans import Catalog, Plan, PlanKind
 from tutor.errors import ConfigurationError, PayloadError, PaymentProviderError, SignatureError
 from tutor.models import payment_events, payment_links, utcnow
 from tutor.settings import Settings
+from tutor.text import json_without_surrogates
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +254,8 @@ class StripeRail:
         without ``metadata.plan`` finds its plan through the link it was paid on, and a
         refund no applied payment matches the invoice its payment intent paid."""
         links = (lambda link: self.plan_of_link(engine, link)) if engine is not None else None
-        found = stripe_events.events_from(event.to_dict(), links)
+        # A lone surrogate ("\ud83d" in the JSON) would fail the ledger's INSERT with a 500.
+        found = stripe_events.events_from(json_without_surrogates(event.to_dict()), links)
         if engine is None:
             return found
         return [self._refund_by_invoice(engine, payment) for payment in found]

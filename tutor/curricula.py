@@ -28,11 +28,20 @@ import yaml
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from agents.curriculum import MINIMUMS, Curriculum, CurriculumError, Problem, parse, shipped
+from agents.curriculum import (
+    MINIMUMS,
+    Curriculum,
+    CurriculumError,
+    Problem,
+    flow_too_deep,
+    parse,
+    shipped,
+)
 from tutor.models import curricula, utcnow
 
 Status = Literal["shipped", "draft", "published"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 _VERSION_LINE = re.compile(r"^(version:[ \t]*)(\d+)", re.MULTILINE)
 _KINDS = ("units", "vocabulary", "grammar", "scenarios", "drills")
 
@@ -89,7 +98,8 @@ class Entry:
 
 def check(text: str) -> Checked:
     """Validate curriculum YAML (cached by content: a full curriculum takes half a second)."""
-    return _check(hashlib.sha256(text.encode("utf-8")).hexdigest(), text)
+    # surrogatepass: a lone surrogate is the YAML reader's problem to report, not a crash here
+    return _check(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), text)
 
 
 @lru_cache(maxsize=32)
@@ -210,12 +220,13 @@ def _loose(text: str) -> dict[str, Any]:
         match = re.search(rf"^{name}:[ \t]*(.+?)[ \t]*(?:#.*)?$", text, re.MULTILINE)
         if match:
             value = match.group(1).strip("'\"")
-            found[name] = int(value) if value.isdigit() else value
-    if "id" in found and "version" in found:
-        return found
+            # ASCII digits only ("²".isdigit() too), and few: int() refuses 4,300 digits
+            found[name] = int(value) if _DIGITS.fullmatch(value) else value
+    if ("id" in found and "version" in found) or flow_too_deep(text) is not None:
+        return found  # (PyYAML takes seconds over a few thousand open brackets)
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError):  # deep, 2001-02-30
         return found
     return data if isinstance(data, dict) else found
 

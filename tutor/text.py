@@ -6,10 +6,49 @@ import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 _PUNCTUATION = re.compile(r"[^\w\s:+-]", re.UNICODE)
 _SPACES = re.compile(r"\s+")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (JSON's ``"\\ud800"`` decodes to one) replaced by
+    U+FFFD: such a string cannot be encoded as UTF-8, so no database or pipe takes it.
+    Offsets are kept: one code point becomes one code point."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def json_without_surrogates(value: Any) -> Any:
+    """A parsed JSON value with every string (keys too) passed through
+    :func:`without_surrogates`; dicts and lists are changed in place, without recursion."""
+    if isinstance(value, str):
+        return without_surrogates(value)
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key in list(node):
+                item = node[key]
+                if isinstance(item, str):
+                    item = without_surrogates(item)
+                elif isinstance(item, dict | list):
+                    stack.append(item)
+                clean = without_surrogates(key) if isinstance(key, str) else key
+                if clean is not key:
+                    del node[key]
+                node[clean] = item
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    node[index] = without_surrogates(item)
+                elif isinstance(item, dict | list):
+                    stack.append(item)
+    return value
 
 
 def fold(text: str) -> str:
@@ -127,11 +166,13 @@ def parse_zone(name: str) -> tzinfo | None:
             hours, minutes = int(name[4:6]), int(name[7:9])
         except ValueError:
             return None
+        if hours > 23 or minutes > 59:  # timezone() takes less than a day
+            return None
         offset = timedelta(hours=hours, minutes=minutes)
         return timezone(offset if name[3] == "+" else -offset)
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory
         return None
 
 

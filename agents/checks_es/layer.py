@@ -9,6 +9,7 @@ from agents.checks_es.guess import guess_meant
 from agents.checks_es.sentence import NOTES, TEXT_ONLY, Check, Finding, Sentence
 from agents.lexicon_es import Token, analyser
 from agents.rules import ErrorEvent, _keep_case
+from tutor.text import without_surrogates
 
 #: The checks in the order they run; findings on the same span keep this order.
 CHECKS: tuple[Check, ...] = (
@@ -90,7 +91,8 @@ class SpanishChecks:
     def check(self, text: str, explanation_language: str = "en") -> list[ErrorEvent]:
         if not self.active:
             return []
-        text = unicodedata.normalize("NFC", text)
+        # A lone surrogate (the chat page's JSON can carry one) cannot go down lt-proc's pipe.
+        text = without_surrogates(unicodedata.normalize("NFC", text))
         morphology = analyser()
         tokens = morphology.tokens(text) if morphology is not None else None
         sentence = Sentence(text, tokens or [])

@@ -35,6 +35,7 @@ from tutor.errors import (
     SignatureError,
 )
 from tutor.messages import Attachment, Channel, Inbound, Kind, Media, Reply
+from tutor.text import json_without_surrogates
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -60,7 +61,8 @@ _CONTENT_ATTRIBUTES = (
     "paid_media", "passport_data", "photo", "poll", "sticker", "story", "venue", "video",
     "video_note", "checklist",
 )  # fmt: skip
-_PARSE_ERRORS = (TypeError, ValueError, KeyError, AttributeError)
+# OverflowError, OSError: a date past what datetime.fromtimestamp takes
+_PARSE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, OverflowError, OSError)
 #: The Bot API's answer when the user blocked the bot or no longer exists: final.
 FORBIDDEN = 403
 
@@ -83,6 +85,7 @@ def parse_update(body: dict[str, Any]) -> Inbound | None:
     """
     if not isinstance(body, dict):
         raise PayloadError("a Telegram update is a JSON object")
+    json_without_surrogates(body)  # "\ud800" in JSON: text no database can store
     update_id = body.get("update_id")
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise PayloadError("not a Telegram update: no integer update_id")
@@ -94,10 +97,15 @@ def parse_update(body: dict[str, Any]) -> Inbound | None:
         raise PayloadError(f"update field {field} is not an object")
     with _quiet_ptb():
         update, degraded = _de_json(body, field)
-        if update.message is not None:
-            return _from_message(update.message, update_id, body, degraded)
-        if update.callback_query is not None:
-            return _from_callback(update.callback_query, update_id, body)
+        try:
+            if update.message is not None:
+                return _from_message(update.message, update_id, body, degraded)
+            if update.callback_query is not None:
+                return _from_callback(update.callback_query, update_id, body)
+        except _PARSE_ERRORS as exc:
+            # PTB converts some fields only when read (a voice note's duration), so a field
+            # of the wrong type surfaces here, past de_json.
+            raise PayloadError(f"malformed {field}") from exc
     return None  # pragma: no cover - field guarantees one of the two
 
 
@@ -148,7 +156,7 @@ def _from_message(
         kind=kind,
         text=text,
         media=media,
-        language_hint=user.language_code,
+        language_hint=_optional_str(user.language_code),
         sent_at=_aware(message.date),
         raw=body,
         payment=payment,
@@ -162,16 +170,16 @@ def _classify(message: Message) -> tuple[Kind | None, str, Media | None]:
     if message.voice is not None:
         voice = message.voice
         media = Media(
-            media_id=voice.file_id,
-            mime_type=voice.mime_type or "audio/ogg",
+            media_id=_required_str(voice.file_id, "voice.file_id"),
+            mime_type=_str(voice.mime_type) or "audio/ogg",
             duration_seconds=_seconds(voice.duration),
-            size_bytes=voice.file_size,
+            size_bytes=_optional_int(voice.file_size),
             is_voice=True,
         )
-        return Kind.VOICE, message.caption or "", media
+        return Kind.VOICE, _str(message.caption), media
     audio = _audio_media(message)
     if audio is not None:
-        return Kind.AUDIO, message.caption or "", audio
+        return Kind.AUDIO, _str(message.caption), audio
     if message.text is not None:
         text = message.text
         entities = message.entities or ()
@@ -180,7 +188,7 @@ def _classify(message: Message) -> tuple[Kind | None, str, Media | None]:
         )
         return (Kind.COMMAND if is_command else Kind.TEXT), text, None
     if any(getattr(message, name, None) for name in _CONTENT_ATTRIBUTES):
-        return Kind.UNSUPPORTED, message.caption or "", None
+        return Kind.UNSUPPORTED, _str(message.caption), None
     return None, "", None
 
 
@@ -188,17 +196,17 @@ def _audio_media(message: Message) -> Media | None:
     audio = message.audio
     if audio is not None:
         return Media(
-            media_id=audio.file_id,
-            mime_type=audio.mime_type or "",
+            media_id=_required_str(audio.file_id, "audio.file_id"),
+            mime_type=_str(audio.mime_type),
             duration_seconds=_seconds(audio.duration),
-            size_bytes=audio.file_size,
+            size_bytes=_optional_int(audio.file_size),
         )
     document = message.document
-    if document is not None and (document.mime_type or "").startswith("audio/"):
+    if document is not None and _str(document.mime_type).startswith("audio/"):
         return Media(
-            media_id=document.file_id,
-            mime_type=document.mime_type or "",
-            size_bytes=document.file_size,
+            media_id=_required_str(document.file_id, "document.file_id"),
+            mime_type=_str(document.mime_type),
+            size_bytes=_optional_int(document.file_size),
         )
     return None
 
@@ -214,9 +222,9 @@ def _from_callback(query: CallbackQuery, update_id: int, body: dict[str, Any]) -
         learner_key=f"telegram:{user.id}",
         provider_message_id=str(update_id),
         kind=Kind.BUTTON,
-        button=query.data or "",
+        button=_str(query.data),
         callback_id=str(query.id),
-        language_hint=user.language_code,
+        language_hint=_optional_str(user.language_code),
         sent_at=datetime.now(UTC),
         raw=body,
     )
@@ -225,6 +233,26 @@ def _from_callback(query: CallbackQuery, update_id: int, body: dict[str, Any]) -
 def _require_int(value: object, name: str) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise PayloadError(f"{name} is not an integer")
+
+
+# PTB does not check the types of the fields it reads: a list where the Bot API sends a
+# string must not reach the inbox.
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _optional_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _required_str(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise PayloadError(f"{name} is not a string")
+    return value
 
 
 def _seconds(value: int | timedelta | None) -> float | None:

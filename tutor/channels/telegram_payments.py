@@ -18,9 +18,11 @@ from telegram import Message, PreCheckoutQuery, RefundedPayment, SuccessfulPayme
 from tutor.channels.telegram_render import invoice_link_params
 from tutor.errors import PayloadError, PermanentSendError, RetryableSendError
 from tutor.messages import Invoice, PaymentUpdate
+from tutor.text import json_without_surrogates
 
 ANSWER_METHOD = "answerPreCheckoutQuery"
-_PARSE_ERRORS = (TypeError, ValueError, KeyError, AttributeError)
+# OverflowError, OSError: a date past what datetime.fromtimestamp takes
+_PARSE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, OverflowError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ def parse_pre_checkout(body: dict[str, Any]) -> PreCheckout | None:
         return None
     if not isinstance(data, dict):
         raise PayloadError("update field pre_checkout_query is not an object")
+    json_without_surrogates(data)
     try:
         query = PreCheckoutQuery.de_json(data, None)
     except _PARSE_ERRORS as exc:
@@ -62,7 +65,7 @@ def parse_pre_checkout(body: dict[str, Any]) -> PreCheckout | None:
         currency=query.currency,
         amount=query.total_amount,
         payload=query.invoice_payload,
-        language_hint=user.language_code,
+        language_hint=user.language_code if isinstance(user.language_code, str) else None,
     )
 
 

@@ -27,6 +27,7 @@ from tutor.errors import (
     SignatureError,
 )
 from tutor.messages import Attachment, Channel, Inbound, Kind, Media, Reply, Template
+from tutor.text import json_without_surrogates
 
 __all__ = [
     "DeliveryStatus", "WhatsAppBatch", "WhatsAppClient", "parse_webhook", "render",
@@ -114,6 +115,7 @@ def parse_webhook(body: dict[str, Any]) -> WhatsAppBatch:
     ignored."""
     if not isinstance(body, dict) or body.get("object") != "whatsapp_business_account":
         raise PayloadError("not a WhatsApp Business Account webhook")
+    json_without_surrogates(body)  # "\ud800" in JSON: text no database can store
     messages: list[Inbound] = []
     statuses: list[DeliveryStatus] = []
     payments: list[dict[str, Any]] = []
@@ -158,7 +160,7 @@ def _inbound(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound
         raise PayloadError("message has no sender")
     sent_at = _timestamp(message.get("timestamp"))
     message_type = message.get("type")
-    if message_type in IGNORED_TYPES:
+    if isinstance(message_type, str) and message_type in IGNORED_TYPES:
         logger.debug("whatsapp message ignored", extra={"message_type": message_type})
         return None
     kind, text, media, button = _classify(message)
