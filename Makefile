@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 VENV := .venv
 BOOTSTRAP := bash scripts/bootstrap.sh
 
-.PHONY: run test lint bench screenshots clean
+.PHONY: run test lint bench reliability fuzz screenshots clean
 
 run:
 	$(BOOTSTRAP) run
@@ -28,11 +28,22 @@ bench:
 	$(VENV)/bin/python -m bench.grammar_eval --write
 	$(VENV)/bin/python -m bench.intents --write
 
+# The reliability suite with its long variants, written into docs/RELIABILITY.md (about 25 min).
+reliability:
+	$(BOOTSTRAP) test
+	$(VENV)/bin/python -m bench.reliability --write
+	$(VENV)/bin/python -m bench.reliability --long --write
+
+# Coverage-guided fuzzing (atheris) of every target for a minute each.
+fuzz:
+	$(BOOTSTRAP) test
+	$(VENV)/bin/python -m bench.fuzz all --seconds 60
+
 # The staff pages the README shows, saved by the browser tests into docs/screenshots/.
 screenshots:
 	$(BOOTSTRAP) test
 	TUTOR_SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/python -m pytest -q tests/test_staff_browser.py
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf var .hypothesis .pytest_cache .mypy_cache .ruff_cache build dist
 	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
