@@ -95,8 +95,13 @@ def _call(client: FlaskClient, method: str, url: str, token: str | None) -> Any:
     return client.open(url, method=method, data=data)
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("who", ["anonymous", "teacher", "admin"])
 def test_walk_every_staff_route(app: Flask, clients: dict[str, FlaskClient], who: str) -> None:
+    """Injects: every /admin route and method (walked from the URL map) called anonymously,
+    as a teacher and as an admin, with this session's CSRF token.
+    Checks: anonymous GETs go to sign-in and POSTs are 401; a role not allowed gets 403;
+    allowed calls never crash nor bounce to sign-in."""
     client = clients[who]
     role = {"teacher": Role.TEACHER, "admin": Role.ADMIN}.get(who)
     token = csrf_token(client, "/admin/login" if role is None else "/admin/")
@@ -129,7 +134,10 @@ def test_walk_every_staff_route(app: Flask, clients: dict[str, FlaskClient], who
     assert checked == len(_staff_rules(app))
 
 
+@pytest.mark.reliability
 def test_a_post_without_its_csrf_token_is_refused(clients: dict[str, FlaskClient]) -> None:
+    """Injects: a signed-in admin's sign-out POST without a CSRF token, then with a forged one.
+    Checks: both are 400 with the CSRF page, and the admin stays signed in."""
     admin = clients["admin"]
     answer = admin.post("/admin/logout")
     assert answer.status_code == 400
@@ -213,7 +221,11 @@ def test_a_session_ends_when_idle_too_old_or_the_account_is_disabled(harness: Ha
     assert sign_in(client, "t@school.test") == 401
 
 
+@pytest.mark.reliability
 def test_sign_in_starts_a_fresh_session(harness: Harness) -> None:
+    """Injects: a value planted in the session cookie before sign-in (session fixation).
+    Checks: after sign-in the planted value is gone and the session holds the new staff
+    member's id."""
     make_user(harness.services.engine, Role.TEACHER, "t@school.test")
     client = harness.app.test_client()
     with client.session_transaction() as session:
@@ -228,7 +240,11 @@ def test_sign_in_starts_a_fresh_session(harness: Harness) -> None:
     "target",
     ["https://evil.example/admin", "//evil.example/admin", "/chat", "javascript:alert(1)"],
 )
+@pytest.mark.reliability
 def test_sign_in_never_redirects_off_the_staff_app(harness: Harness, target: str) -> None:
+    """Injects: a sign-in form whose `next` is another site, a scheme-relative URL, a page
+    outside /admin or a javascript: URL (open redirect).
+    Checks: the sign-in always redirects to /admin/."""
     make_user(harness.services.engine, Role.TEACHER, "t@school.test")
     client = harness.app.test_client()
     answer = client.post(

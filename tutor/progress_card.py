@@ -40,6 +40,13 @@ def read_token(secret: str, value: str) -> tuple[int, str] | None:
     return int(learner_id), str(lang)
 
 
+def drawable(text: str) -> str:
+    """``text`` without characters past the Basic Multilingual Plane (emoji such as 🎉):
+    the chart's font (DejaVu Sans) has no glyph for them, and matplotlib would draw a box
+    and warn on every card."""
+    return "".join(char for char in text if ord(char) <= 0xFFFF).strip()
+
+
 def render_png(found: Report, lang: str) -> bytes:
     """The chart as PNG bytes."""
     import matplotlib
@@ -60,45 +67,47 @@ def render_png(found: Report, lang: str) -> bytes:
             [p - 0.2 for p in positions],
             messages,
             0.4,
-            label=t("card_messages", lang),
+            label=drawable(t("card_messages", lang)),
             color="#4C78A8",
         )
         days_axis.bar(
             [p + 0.2 for p in positions],
             reviews,
             0.4,
-            label=t("card_reviews", lang),
+            label=drawable(t("card_reviews", lang)),
             color="#F58518",
         )
         days_axis.set_xticks(list(positions), labels, fontsize=8)
-        days_axis.set_title(t("card_week", lang, streak=found.streak), fontsize=10)
+        days_axis.set_title(drawable(t("card_week", lang, streak=found.streak)), fontsize=10)
         days_axis.legend(fontsize=8, frameon=False)
         days_axis.spines[["top", "right"]].set_visible(False)
         if found.trends:
-            names = [name_of("code", trend.code, lang) for trend in found.trends]
+            names = [drawable(name_of("code", trend.code, lang)) for trend in found.trends]
             rows = range(len(names))
             kinds_axis.barh(
                 [r + 0.2 for r in rows],
                 [x.last_week for x in found.trends],
                 0.4,
-                label=t("card_last_week", lang),
+                label=drawable(t("card_last_week", lang)),
                 color="#BAB0AC",
             )
             kinds_axis.barh(
                 [r - 0.2 for r in rows],
                 [x.this_week for x in found.trends],
                 0.4,
-                label=t("card_this_week", lang),
+                label=drawable(t("card_this_week", lang)),
                 color="#E45756",
             )
             kinds_axis.set_yticks(list(rows), names, fontsize=8)
             kinds_axis.invert_yaxis()
             kinds_axis.legend(fontsize=8, frameon=False)
         else:
-            kinds_axis.text(0.5, 0.5, t("card_no_mistakes", lang), ha="center", va="center")
+            kinds_axis.text(
+                0.5, 0.5, drawable(t("card_no_mistakes", lang)), ha="center", va="center"
+            )
             kinds_axis.set_xticks([])
             kinds_axis.set_yticks([])
-        kinds_axis.set_title(t("card_mistakes", lang), fontsize=10)
+        kinds_axis.set_title(drawable(t("card_mistakes", lang)), fontsize=10)
         kinds_axis.spines[["top", "right"]].set_visible(False)
         figure.tight_layout()
         buffer = io.BytesIO()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from typing import Any
 
@@ -33,6 +34,52 @@ def services() -> Services:
     return current_app.extensions["tutor"]  # type: ignore[no-any-return]
 
 
+#: Deeper than any platform's payload (Telegram ~6, WhatsApp ~8, Stripe ~10 levels); the
+#: bound keeps later recursive steps (JSON columns, logging) far from Python's stack limit.
+MAX_JSON_DEPTH = 64
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: no JSON column stores them
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):  # 1e999 parses to inf, which no JSON column stores either
+        raise ValueError("number out of range")
+    return number
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value``'s lists and objects nest (0 for a scalar), without recursion."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if depth <= MAX_JSON_DEPTH:
+            pending.extend((child, depth) for child in item)
+    return deepest
+
+
+def parse_json(raw: bytes) -> Any:
+    """``raw`` as strict JSON (no NaN, no Infinity, at most MAX_JSON_DEPTH deep); 400 else."""
+    try:
+        body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError as exc:  # the C decoder's own limit: ~1000 open brackets
+        raise PayloadError("body is nested too deeply") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PayloadError("body is not JSON") from exc
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise PayloadError("body is nested too deeply")
+    return body
+
+
 def read_json() -> Any:
     """The request body as JSON; 413 past the size limit, 400 when it is not JSON."""
     limit = services().settings.max_webhook_bytes
@@ -41,10 +88,7 @@ def read_json() -> Any:
     raw = request.get_data(cache=True)
     if len(raw) > limit:
         raise PayloadError("body too large", status=413)
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError("body is not JSON") from exc
+    return parse_json(raw)
 
 
 def accept(inbound: Inbound) -> bool:
@@ -68,7 +112,11 @@ def telegram_update() -> Response | tuple[Response, int]:
         secret.get_secret_value() if secret else None,
     )
     body = read_json()
-    query = telegram.parse_pre_checkout(body)
+    try:
+        query = telegram.parse_pre_checkout(body)
+        inbound = telegram.parse_update(body) if query is None else None
+    except OverflowError as exc:  # PTB reads a far-off "date" into a datetime and overflows
+        raise PayloadError("malformed update: a number is out of range") from exc
     if query is not None:
         # Telegram waits 10 s for this answer, so it is decided here, not in the queue, and
         # goes back in this response's body (Bot API "Making requests when getting
@@ -78,7 +126,6 @@ def telegram_update() -> Response | tuple[Response, int]:
         metrics.WEBHOOK_SECONDS.labels("telegram").observe(time.perf_counter() - started)
         answer = telegram.webhook_answer(query.query_id, verdict.ok, verdict.error_message)
         return jsonify(answer)
-    inbound = telegram.parse_update(body)
     if inbound is None:
         logger.info("telegram update ignored", extra={"update_keys": sorted(body)[:5]})
     else:
@@ -158,7 +205,11 @@ def stripe_event() -> Response | tuple[Response, int]:
     raw = request.get_data(cache=True)
     if (request.content_length or 0) > limit or len(raw) > limit:
         raise PayloadError("body too large", status=413)
-    event = rail.parse_webhook(raw, request.headers.get("Stripe-Signature"))
+    try:
+        event = rail.parse_webhook(raw, request.headers.get("Stripe-Signature"))
+    except RecursionError as exc:  # signed, but nested past what the SDK's parser survives
+        raise PayloadError("body is nested too deeply") from exc
+    parse_json(raw)  # the same strict JSON as the other webhooks, once the signature held
     now = utcnow()
     for payment in rail.events_from(event, bundle.engine):
         with bundle.engine.begin() as connection:

@@ -12,12 +12,14 @@ from flask import Blueprint, Response, jsonify, render_template, request, sessio
 from tutor import outbox
 from tutor.errors import PayloadError
 from tutor.messages import Channel, Inbound, Kind
+from tutor.text import json_without_surrogates
 from tutor.webhooks import accept, read_json, services
 
 blueprint = Blueprint("chat", __name__)
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_TEXT = 4000
+MAX_ID = 2**63 - 1
 
 
 def _learner_id() -> str:
@@ -38,12 +40,14 @@ def send() -> tuple[Response, int]:
     # JSON only: a cross-site form cannot send application/json without a CORS preflight.
     if not request.is_json:
         raise PayloadError("send application/json", status=415)
-    body = read_json()
+    body = json_without_surrogates(read_json())  # "\ud800": text no database can store
     if not isinstance(body, dict):
         raise PayloadError("expected a JSON object")
     text = body.get("text", "")
     button = body.get("button")
-    client_id = body.get("id") or uuid.uuid4().hex
+    client_id = body.get("id")
+    if client_id is None or client_id == "":  # not `or`: 0, false and [] are refused below
+        client_id = uuid.uuid4().hex
     if not isinstance(text, str) or not isinstance(client_id, str):
         raise PayloadError("text and id must be strings")
     if button is not None and not isinstance(button, str):
@@ -76,6 +80,8 @@ def receive() -> Response:
         after = int(request.args.get("after", "0"))
     except ValueError as exc:
         raise PayloadError("after must be an integer") from exc
+    if not 0 <= after <= MAX_ID:  # past a BIGINT the database refuses the bound parameter
+        raise PayloadError(f"after must be between 0 and {MAX_ID}")
     rows = outbox.sent_since(services().engine, f"web:{_learner_id()}", after)
     messages: list[dict[str, Any]] = [
         {
