@@ -157,7 +157,7 @@ class SubscriptionAgent:
         update = inbound.payment
         if update is None or context.learner_id is None:
             return Outcome("payments", ())
-        event = stars.event(update, context.learner_id, inbound.sent_at)
+        event = stars.event(update, context.learner_id, inbound.sent_at, context.request_id)
         applied = ledger.record(self.engine, event, self.catalog)
         text = confirmation(applied, context.lang)
         return Outcome("payments", (Reply(text),) if text else ())

@@ -33,7 +33,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from payments import entitlements as records
@@ -101,6 +102,9 @@ class PaymentEvent:
     lessons: int = 0  # grants: lessons
     full_refund: bool = True
     reason: str = ""  # grants, revokes and refunds by an admin
+    #: The message that carried the event (``inbox-<id>``), when it came in one: that same
+    #: message processed again after a crash is told what the event did, not "replayed".
+    source: str = ""
 
     def to_data(self) -> dict[str, Any]:
         data = asdict(self)
@@ -143,35 +147,18 @@ def record_in(
     connection: Connection, event: PaymentEvent, catalog: Catalog, now: datetime
 ) -> Applied:
     """:func:`record` inside the caller's transaction."""
-    try:
-        with connection.begin_nested():
-            row_id = connection.execute(
-                insert(payment_events).values(
-                    provider=event.provider.value,
-                    event_id=event.event_id[:191],
-                    kind=event.kind.value,
-                    learner_id=event.learner_id,
-                    plan=event.plan,
-                    amount=event.amount,
-                    currency=event.currency,
-                    object_ref=event.object_ref,
-                    subscription_ref=event.subscription_ref,
-                    status=Status.PENDING.value,
-                    detail="received",
-                    occurred_at=event.occurred_at,
-                    received_at=now,
-                    data=event.to_data(),
-                )
-            ).inserted_primary_key
-            assert row_id is not None
-    except IntegrityError:
+    row_id = _store(connection, event, now)
+    if row_id is None:
+        again = _recorded_by_source(connection, event, catalog)
+        if again is not None:
+            return again
         logger.info(
             "payment event replayed; nothing changes",
             extra={"provider": event.provider.value, "kind": event.kind.value},
         )
         return Applied(False, Status.IGNORED, "already received", event)
     applied = _apply(connection, event, catalog, now)
-    _mark(connection, int(row_id[0]), applied)
+    _mark(connection, row_id, applied)
     if (
         applied.status is Status.APPLIED
         and event.subscription_ref
@@ -192,6 +179,96 @@ def record_in(
         },
     )
     return applied
+
+
+def _store(connection: Connection, event: PaymentEvent, now: datetime) -> int | None:
+    """Insert the event's row in the caller's transaction; its id, or None when this
+    provider event is already stored.
+
+    No savepoint where the database has ``ON CONFLICT``: on SQLite a savepoint opened
+    first in a transaction commits on release, so the row would outlive a rollback (or a
+    crash) of the effects it stands for, and replays would then skip them. On PostgreSQL
+    one subscription's events take their turn (an advisory lock until the transaction
+    ends): a renewal racing its purchase must see it, or be seen by it, not neither."""
+    values = {
+        "provider": event.provider.value,
+        "event_id": event.event_id[:191],
+        "kind": event.kind.value,
+        "learner_id": event.learner_id,
+        "plan": event.plan,
+        "amount": event.amount,
+        "currency": event.currency,
+        "object_ref": event.object_ref,
+        "subscription_ref": event.subscription_ref,
+        "status": Status.PENDING.value,
+        "detail": "received",
+        "occurred_at": event.occurred_at,
+        "received_at": now,
+        "data": event.to_data(),
+    }
+    dialect = connection.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        if dialect == "postgresql" and event.subscription_ref:
+            connection.execute(
+                select(func.pg_advisory_xact_lock(func.hashtext(event.subscription_ref)))
+            )
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            upsert(payment_events)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+            .returning(payment_events.c.id)
+        )
+        found = connection.execute(statement).scalar_one_or_none()
+        return None if found is None else int(found)
+    try:
+        with connection.begin_nested():
+            inserted = connection.execute(insert(payment_events).values(**values))
+    except IntegrityError:
+        return None
+    key = inserted.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _recorded_by_source(
+    connection: Connection, event: PaymentEvent, catalog: Catalog
+) -> Applied | None:
+    """What the stored event did, when ``event`` comes again from the message that stored it.
+
+    A worker killed after the event's transaction but before its turn's is the only way
+    one message records an event twice: that turn's reply was never queued, so the
+    message is answered as if new (nothing is applied again)."""
+    if not event.source:
+        return None
+    row = connection.execute(
+        select(
+            payment_events.c.status,
+            payment_events.c.detail,
+            payment_events.c.learner_id,
+            payment_events.c.plan,
+            payment_events.c.data,
+        ).where(
+            payment_events.c.provider == event.provider.value,
+            payment_events.c.event_id == event.event_id[:191],
+        )
+    ).first()
+    if row is None or row.data.get("source") != event.source:
+        return None
+    logger.info(
+        "payment event seen again from its own message; answered, not applied",
+        extra={"provider": event.provider.value, "kind": event.kind.value},
+    )
+    learner_id = int(row.learner_id) if row.learner_id is not None else None
+    return Applied(
+        True,
+        Status(row.status),
+        row.detail,
+        event,
+        learner_id,
+        records.get(connection, learner_id) if learner_id is not None else None,
+        catalog.get(row.plan) if row.plan else None,
+    )
 
 
 def _mark(connection: Connection, row_id: int, applied: Applied) -> None:

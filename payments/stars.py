@@ -70,8 +70,11 @@ def check_checkout(
     return None
 
 
-def event(update: PaymentUpdate, learner_id: int, occurred_at: datetime) -> PaymentEvent:
-    """A Stars payment or refund as a payment event for the ledger."""
+def event(
+    update: PaymentUpdate, learner_id: int, occurred_at: datetime, source: str = ""
+) -> PaymentEvent:
+    """A Stars payment or refund as a payment event for the ledger; ``source`` names the
+    message that carried it (see :attr:`PaymentEvent.source`)."""
     parsed = parse_payload(update.payload)
     plan = parsed.plan if parsed else None
     if update.kind == "refunded":
@@ -85,6 +88,7 @@ def event(update: PaymentUpdate, learner_id: int, occurred_at: datetime) -> Paym
             amount=update.amount,
             currency=update.currency,
             object_ref=update.charge_id,
+            source=source,
         )
     renewal = update.is_recurring and not update.is_first_recurring
     return PaymentEvent(
@@ -101,4 +105,5 @@ def event(update: PaymentUpdate, learner_id: int, occurred_at: datetime) -> Paym
         # renewals carry their own charge ids and find the subscription on the record.
         subscription_ref=update.charge_id if update.is_first_recurring else None,
         period_end=update.expires_at,
+        source=source,
     )
