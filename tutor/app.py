@@ -31,6 +31,14 @@ def secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def max_request_bytes(settings: Settings) -> int:
+    """The largest body the app reads: a webhook's (each webhook checks its own limit again),
+    or a 2 MB curriculum upload with the rest of its form."""
+    from tutor.web.staff_curricula import MAX_UPLOAD_BYTES
+
+    return max(settings.max_webhook_bytes, MAX_UPLOAD_BYTES + 64 * 1024)
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     """Build the web app around one Services bundle (built here unless given)."""
     from tutor.progress_card import blueprint as progress_card_blueprint
@@ -44,7 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
         SECRET_KEY=secret_key(settings),
-        MAX_CONTENT_LENGTH=settings.max_webhook_bytes,
+        MAX_CONTENT_LENGTH=max_request_bytes(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),

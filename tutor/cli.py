@@ -80,7 +80,7 @@ def serve(host: str, port: int, threads: int) -> None:
     """Run web, worker and scheduler in one process (the embedded default)."""
     import waitress
 
-    from tutor.app import create_app
+    from tutor.app import create_app, max_request_bytes
     from tutor.scheduler import build_scheduler
 
     settings = _settings()
@@ -90,7 +90,15 @@ def serve(host: str, port: int, threads: int) -> None:
     scheduler = build_scheduler(services, blocking=False)
     scheduler.start()
     app = create_app(settings, services)
-    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="tutor")
+    # waitress buffers a whole body before the app sees it: refuse past the app's own limit.
+    server = waitress.create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="tutor",
+        max_request_body_size=max_request_bytes(settings),
+    )
 
     def shutdown(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # leaves server.run() in the main thread, like Ctrl+C

@@ -110,12 +110,25 @@ def _wait_breakers_closed(stack: Stack, platform: Platform, users: list[int]) ->
 
 
 def _run(
-    tmp_path: Path, pg_url: str, redis_url: str, window: float, retries: tuple[int, int, int]
+    tmp_path: Path,
+    pg_url: str,
+    redis_url: str,
+    window: float,
+    retry_after: int,
+    retries: tuple[int, int] | None = None,
 ) -> None:
-    """``retries``: (attempts, backoff cap, Telegram's retry_after), chosen so that a reply's
-    retries outlast the window (with the default five attempts a reply is a dead letter
-    after about eight seconds of failures)."""
-    attempts, cap, retry_after = retries
+    """``retries``: (attempts, backoff cap) in place of the defaults, which outlast a minute
+    of failures (12 attempts, backoff doubling up to 30 s: at least 90 s) but would leave a
+    short run waiting out long backoffs after its window; ``retry_after``: what Telegram's
+    429s ask for."""
+    sending = (
+        {
+            "TUTOR_SEND_MAX_ATTEMPTS": str(retries[0]),
+            "TUTOR_SEND_MAX_BACKOFF_SECONDS": str(retries[1]),
+        }
+        if retries
+        else {}
+    )
     with (
         FlakyTelegram() as telegram,
         FlakyWhatsApp() as whatsapp,
@@ -132,8 +145,7 @@ def _run(
             "TUTOR_LLM_FAST_TIMEOUT_SECONDS": "1",
             "TUTOR_LLM_STRONG_TIMEOUT_SECONDS": "1.5",
             "TUTOR_LLM_BREAKER_COOLDOWN_SECONDS": "2",
-            "TUTOR_SEND_MAX_ATTEMPTS": str(attempts),
-            "TUTOR_SEND_MAX_BACKOFF_SECONDS": str(cap),
+            **sending,
         }
         users = [9501, 9502]
         wa_user = "34600009503"
@@ -198,7 +210,7 @@ def test_providers_failing_for_seconds_still_answer_everything_once(
         WhatsApp.
     Checks: every accepted message answered exactly once (model calls fall back); the
         breakers close again; /readyz ready with the same processes."""
-    _run(tmp_path, pg_url, redis_url, window=6, retries=(18, 3, 1))
+    _run(tmp_path, pg_url, redis_url, window=6, retry_after=1, retries=(18, 3))
 
 
 @pytest.mark.long
@@ -210,4 +222,4 @@ def test_providers_failing_for_a_minute_still_answer_everything_once(
         5xx or hangs, in turn, while learners keep writing.
     Checks: every accepted message answered exactly once; the breakers close again; /readyz
         ready with the same processes."""
-    _run(tmp_path, pg_url, redis_url, window=60, retries=(20, 10, 5))
+    _run(tmp_path, pg_url, redis_url, window=60, retry_after=5)  # the default retries

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -257,3 +258,18 @@ def test_the_staff_json_export_and_real_media_answer_as_described(harness: Harne
     card = harness.client.get(f"/progress/{progress_card.token(secret, learner_id, 'en')}.png")
     assert card.status_code == 200 and card.mimetype == "image/png"
     FULL["/progress/{value}.png"]["GET"].validate_response(card)
+
+
+def test_the_embedded_server_refuses_a_huge_body_before_buffering_it(served: Server) -> None:
+    """Injects: a webhook POST to `tutor serve` declaring a 50 MB body, of which 10 bytes come.
+    Checks: a 413 at once, without waiting to buffer the body (waitress reads a whole body
+    before the app sees it, so the limit is waitress's own); the server still answers."""
+    host, port = served.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(
+            b"POST /webhooks/telegram HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 50000000\r\n\r\n{"a": 1}  '
+        )
+        status_line = connection.recv(200).split(b"\r\n", 1)[0]
+    assert status_line.split()[1] == b"413", status_line
+    assert requests.get(f"{served.url}/healthz", timeout=10).status_code == 200
