@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 
@@ -23,23 +24,22 @@ def _serve(conn: Connection) -> None:
                 conn.send(len(fake.sent))
 
 
-class FakeTelegramProcess:
-    """``with FakeTelegramProcess() as fake:`` serves the Bot API at ``fake.url``."""
+class ServedFromChild:
+    """Fake servers run by ``target(conn, *args)`` in a spawned child: it sends what it
+    serves (its URLs) once started, then answers commands until "stop"."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: Callable[..., None], args: tuple[Any, ...], name: str) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self.process = context.Process(
-            target=_serve, args=(child,), name="fake-telegram", daemon=True
-        )
-        self.url = ""
+        self.process = context.Process(target=target, args=(child, *args), name=name, daemon=True)
+        self.served: Any = None
 
-    def start(self) -> Self:
+    def start(self, timeout: float = 30) -> Self:
         self.process.start()
-        if not self._conn.poll(30):
+        if not self._conn.poll(timeout):
             self.stop()
-            raise RuntimeError("the fake Telegram server did not start")
-        self.url = str(self._conn.recv())
+            raise RuntimeError(f"{self.process.name} did not start")
+        self.served = self._conn.recv()
         return self
 
     @property
@@ -47,10 +47,9 @@ class FakeTelegramProcess:
         assert self.process.pid is not None
         return self.process.pid
 
-    def sent(self) -> int:
-        """How many messages the fake has accepted so far."""
-        self._conn.send("sent")
-        return int(self._conn.recv())
+    def ask(self, command: str) -> Any:
+        self._conn.send(command)
+        return self._conn.recv()
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -58,7 +57,7 @@ class FakeTelegramProcess:
                 self._conn.send("stop")
             except OSError:
                 pass
-            self.process.join(5)
+            self.process.join(10)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(5)
@@ -74,3 +73,18 @@ class FakeTelegramProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class FakeTelegramProcess(ServedFromChild):
+    """``with FakeTelegramProcess() as fake:`` serves the Bot API at ``fake.url``."""
+
+    def __init__(self) -> None:
+        super().__init__(_serve, (), "fake-telegram")
+
+    @property
+    def url(self) -> str:
+        return str(self.served or "")
+
+    def sent(self) -> int:
+        """How many messages the fake has accepted so far."""
+        return int(self.ask("sent"))

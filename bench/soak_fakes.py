@@ -9,15 +9,14 @@ when the learner would see the reply; the parent reads that log at the end.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import random
 import threading
 from collections import Counter
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
-from types import TracebackType
 from typing import Any, Self
 
+from bench.fake import ServedFromChild
 from tests.fakes.groq import FakeGroq
 from tests.fakes.server import FakeResponse, RecordedRequest
 from tests.fakes.stripe import FakeStripe
@@ -198,60 +197,22 @@ def _serve(conn: Connection, voice: bytes) -> None:
         fake.stop()
 
 
-class Edge:
+class Edge(ServedFromChild):
     """``with Edge(voice_note) as edge:`` serves the four fakes; ``edge.telegram_url`` etc."""
 
     def __init__(self, voice: bytes) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self.process = context.Process(
-            target=_serve, args=(child, voice), name="soak-fakes", daemon=True
-        )
-        self.telegram_url = self.whatsapp_url = self.groq_url = self.stripe_url = ""
+        super().__init__(_serve, (voice,), "soak-fakes")
 
-    def start(self) -> Self:
-        self.process.start()
-        if not self._conn.poll(60):
-            self.stop()
-            raise RuntimeError("the fake servers did not start")
-        self.telegram_url, self.whatsapp_url, self.groq_url, self.stripe_url = self._conn.recv()
+    def start(self, timeout: float = 60) -> Self:
+        super().start(timeout)
+        self.telegram_url, self.whatsapp_url, self.groq_url, self.stripe_url = self.served
         return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process.pid is not None
-        return self.process.pid
 
     def sends(self) -> int:
         """Sends accepted so far (both channels)."""
-        self._conn.send("count")
-        return int(self._conn.recv())
+        return int(self.ask("count"))
 
     def report(self) -> EdgeReport:
-        self._conn.send("report")
-        report: EdgeReport = self._conn.recv()
+        report: EdgeReport = self.ask("report")
         report.model_calls = int(self._conn.recv())
         return report
-
-    def stop(self) -> None:
-        if self.process.is_alive():
-            try:
-                self._conn.send("stop")
-            except OSError:
-                pass
-            self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
-        self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

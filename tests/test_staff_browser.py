@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from tests.conftest import TELEGRAM_SECRET, channel_env
 from tests.fakes.telegram import FakeTelegram
 from tests.support import payloads
-from tests.support.serve import CHROMIUM, TUTOR, Server, chromium
+from tests.support.serve import CHROMIUM, Server, chromium
 from tests.support.staff import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -54,26 +53,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegram) -> 
     try:
         running.wait_healthy()
         for email, role, name in ((ADMIN, "admin", "Sam Admin"), (TEACHER, "teacher", "Ana")):
-            made = subprocess.run(
-                [
-                    str(TUTOR),
-                    "users",
-                    "create",
-                    email,
-                    "--role",
-                    role,
-                    "--name",
-                    name,
-                    "--password-stdin",
-                ],
-                input=PASSWORD + "\n",
-                env=running.env,
-                cwd=running.workdir,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            assert made.returncode == 0, made.stderr
+            running.add_staff(email, role, name, PASSWORD)
         yield running
     finally:
         running.stop()

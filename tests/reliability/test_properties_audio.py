@@ -16,21 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REFERENCE_DATA
+from tests.support.properties import examples
 from voice.decode import REASONS, SAMPLE_RATE, Audio, AudioError, decode
 
 pytestmark = [pytest.mark.reliability]
 
-DEFAULT = settings(
-    max_examples=500,
-    derandomize=True,  # the same examples on every run (CI is repeatable)
-    database=None,
-    deadline=5000,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+DEFAULT = examples(500)
 LONG = settings(DEFAULT, max_examples=5000)
 TELEGRAM_OGG = REFERENCE_DATA / "audio" / "telegram_container_samples" / "telegram.ogg"
 FFMPEG = shutil.which("ffmpeg")

@@ -13,22 +13,17 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agents.curriculum import MAX_NODES, shipped
+from tests.support.properties import examples
 from tutor import curricula
 from tutor.curricula import Checked
 
 pytestmark = [pytest.mark.reliability]
 
-DEFAULT = settings(
-    max_examples=300,
-    derandomize=True,  # the same examples on every run (CI is repeatable)
-    database=None,
-    deadline=5000,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+DEFAULT = examples(300)
 LONG = settings(DEFAULT, max_examples=5000, deadline=10_000)
 SPANISH = next(path for path in shipped() if path.name.startswith("es-for-en"))
 

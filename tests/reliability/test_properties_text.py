@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from agents.answers import KINDS, check_answer, normalise
@@ -24,18 +24,13 @@ from agents.checks_es import SpanishChecks
 from agents.curriculum import shipped
 from agents.grammar import CHECK_CHARS, apply, corrected_sentence
 from agents.rules import ErrorEvent, RuleEngine
+from tests.support.properties import examples
 from tutor import curricula, text
 
 pytestmark = [pytest.mark.reliability]
 T = TypeVar("T")
 
-DEFAULT = settings(
-    max_examples=300,
-    derandomize=True,  # the same examples on every run (CI is repeatable)
-    database=None,
-    deadline=5000,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+DEFAULT = examples(300)
 LONG = settings(DEFAULT, max_examples=5000)
 #: Seconds one check may take on a message: generous for a loaded CI machine (most take
 #: milliseconds), far under what quadratic work on a 4 KB message would take.

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from payments import stripe_events, whatsapp_pay
@@ -29,6 +29,7 @@ from tests.fakes.stripe import DEFAULT_API_KEY, FakeStripe
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.whatsapp import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, FakeWhatsApp
 from tests.support import payloads
+from tests.support.properties import examples
 from tutor.app import create_app
 from tutor.channels import telegram, whatsapp
 from tutor.errors import PayloadError
@@ -39,13 +40,7 @@ from tutor.settings import Settings
 pytestmark = [pytest.mark.reliability]
 
 STRIPE_SECRET = "whsec_properties_0123456789"
-DEFAULT = settings(
-    max_examples=600,
-    derandomize=True,  # the same examples on every run (CI is repeatable)
-    database=None,
-    deadline=5000,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+DEFAULT = examples(600)
 LONG = settings(DEFAULT, max_examples=5000, deadline=5000)
 
 # Strategies ----------------------------------------------------------------------------

@@ -6,7 +6,6 @@ between the text and a running script.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from sqlalchemy import select
 
 from tests.conftest import channel_env
 from tests.fakes.telegram import FakeTelegram
-from tests.support.serve import CHROMIUM, TUTOR, Server, chromium
+from tests.support.serve import CHROMIUM, Server, chromium
 from tests.support.staff import PASSWORD
 from tutor.db import make_engine
 from tutor.models import learners
@@ -50,26 +49,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, F
         try:
             server.wait_healthy(timeout=120)  # starting takes 10-30 s on two busy cores
             for email, role, name in ((ADMIN, "admin", ATTACKS[1]), (TEACHER, "teacher", HOSTILE)):
-                made = subprocess.run(
-                    [
-                        str(TUTOR),
-                        "users",
-                        "create",
-                        email,
-                        "--role",
-                        role,
-                        "--name",
-                        name,
-                        "--password-stdin",
-                    ],
-                    input=PASSWORD + "\n",
-                    env=server.env,
-                    cwd=server.workdir,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                assert made.returncode == 0, made.stderr
+                server.add_staff(email, role, name, PASSWORD)
             yield server, telegram
         finally:
             server.stop()

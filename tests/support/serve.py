@@ -68,6 +68,29 @@ class Server:
     def wait_healthy(self, timeout: float = 30.0) -> None:
         wait_healthy(self.url, self.process, "tutor serve", self.output, timeout)
 
+    def add_staff(self, email: str, role: str, name: str, password: str) -> None:
+        """``tutor users create`` against this server's database, as an operator runs it."""
+        made = subprocess.run(
+            [
+                str(TUTOR),
+                "users",
+                "create",
+                email,
+                "--role",
+                role,
+                "--name",
+                name,
+                "--password-stdin",
+            ],
+            input=password + "\n",
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert made.returncode == 0, made.stderr
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # Ctrl+C: waitress stops, then the worker
