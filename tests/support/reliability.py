@@ -79,8 +79,8 @@ class Recorder:
         self.path = path
         self.outcomes: dict[str, Outcome] = {}
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        for item in items:
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:  # what is left to run, once markers have deselected
             description = describe(_docstring(item))
             if item.get_closest_marker(MARKER) and description:
                 self.outcomes[item.nodeid] = Outcome(
