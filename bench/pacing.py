@@ -257,6 +257,7 @@ def send_process(job: Job, go: ProcessEvent, results: Any) -> None:
         max_attempts=settings.send_max_attempts,
         base_backoff=settings.send_backoff_seconds,
         max_backoff=settings.send_max_backoff_seconds,
+        retry_window=settings.send_retry_window_seconds,
         on_result=count,
         pacer=pacer,
         inline_limit=settings.learner_lease_seconds / 3,

@@ -75,6 +75,16 @@ def _int(data: Any, *path: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+#: Amounts are stored in a 32-bit column; Stripe's own limit is 8 digits of minor units.
+MAX_AMOUNT = 2**31 - 1
+
+
+def _amount(data: Any, *path: str) -> int | None:
+    """An amount in minor units, or None when missing or beyond any real charge."""
+    value = _int(data, *path)
+    return value if value is not None and 0 <= value <= MAX_AMOUNT else None
+
+
 def _items(data: Any, *path: str) -> list[Any]:
     value = _get(data, *path, "data")
     return list(value) if isinstance(value, list) else []
@@ -118,7 +128,7 @@ def _checkout(
         "occurred_at": occurred,
         "reference": _text(session, "client_reference_id"),
         "plan": plan,
-        "amount": _int(session, "amount_total"),
+        "amount": _amount(session, "amount_total"),
         "currency": _text(session, "currency"),
         "customer_ref": ref(session.get("customer")),
     }
@@ -175,7 +185,7 @@ def _invoice_paid(
         subscription_ref=subscription,
         customer_ref=ref(invoice.get("customer")),
         plan=_invoice_plan(invoice),
-        amount=_int(invoice, "amount_paid"),
+        amount=_amount(invoice, "amount_paid"),
         currency=_text(invoice, "currency"),
         object_ref=_invoice_payment(invoice),
         period_end=when(max(found)) if found else None,
@@ -216,8 +226,8 @@ def _subscription_deleted(
 def _charge_refunded(
     event_id: str, occurred: datetime, charge: Mapping[str, Any], links: LinkLookup | None
 ) -> PaymentEvent | None:
-    refunded = _int(charge, "amount_refunded") or 0
-    amount = _int(charge, "amount") or 0
+    refunded = _amount(charge, "amount_refunded") or 0
+    amount = _amount(charge, "amount") or 0
     return PaymentEvent(
         provider=Provider.STRIPE,
         event_id=event_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from tests.fakes.telegram import FakeTelegram
 from tests.fakes.whatsapp import FakeWhatsApp
 from tests.support.harness import Harness
 from tutor import inbox as inbox_store
-from tutor.models import outbox
+from tutor.models import outbox, utcnow
 from tutor.outbox import backoff
 from tutor.settings import Settings
 
@@ -23,7 +24,9 @@ def harness(
 ) -> Iterator[Harness]:
     env = channel_env(fake_telegram, fake_whatsapp)
     settings = make_settings(
-        **{k.removeprefix("TUTOR_").lower(): v for k, v in env.items()}, send_max_attempts=3
+        **{k.removeprefix("TUTOR_").lower(): v for k, v in env.items()},
+        send_max_attempts=3,
+        send_retry_window_seconds=0,
     )
     harness = Harness(settings, fake_telegram, fake_whatsapp)
     yield harness
@@ -104,6 +107,41 @@ def test_retries_give_up_after_the_last_attempt(
     fake_telegram.inject(500, {"ok": False, "error_code": 500, "description": "oops"}, times=3)
     assert harness.telegram_says(605, "hi") == []
     assert _outbox(harness)[0]["status"] == "dead"
+
+
+def test_a_young_reply_keeps_retrying_past_its_attempts(
+    make_settings: Callable[..., Settings], fake_telegram: FakeTelegram
+) -> None:
+    """Within the retry window a reply out of attempts is retried, not dead; once it is
+    older than the window, the next failure makes it a dead letter."""
+    env = channel_env(fake_telegram, None)
+    settings = make_settings(
+        **{k.removeprefix("TUTOR_").lower(): v for k, v in env.items()},
+        send_max_attempts=2,
+        send_retry_window_seconds=600,
+        send_backoff_seconds=60,  # each retry is left to the sweeper
+    )
+    harness = Harness(settings, fake_telegram, None)
+
+    def fail_then_sweep() -> dict[str, object]:
+        with harness.services.engine.begin() as connection:
+            connection.execute(outbox.update().values(next_attempt_at=utcnow()))
+        harness.worker.sweep()
+        return _outbox(harness)[0]
+
+    try:
+        fake_telegram.inject(500, {"ok": False, "error_code": 500, "description": "oops"}, times=9)
+        assert harness.telegram_says(607, "hi") == []
+        row = fail_then_sweep()
+        assert (row["status"], row["attempts"]) == ("pending", 2)  # out of attempts, young
+        row = fail_then_sweep()
+        assert (row["status"], row["attempts"]) == ("pending", 3)
+        with harness.services.engine.begin() as connection:
+            connection.execute(outbox.update().values(created_at=utcnow() - timedelta(minutes=11)))
+        row = fail_then_sweep()
+        assert (row["status"], row["attempts"]) == ("dead", 4)
+    finally:
+        harness.close()
 
 
 def test_whatsapp_outside_the_window_is_a_dead_letter(

@@ -117,6 +117,7 @@ class Sender:
         max_attempts: int = 5,
         base_backoff: float = 0.5,
         max_backoff: float = 30.0,
+        retry_window: float = 0.0,
         on_result: Callable[[str, str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         documents: DocumentBuilder | None = None,
@@ -129,6 +130,7 @@ class Sender:
         self._max_attempts = max_attempts
         self._base = base_backoff
         self._cap = max_backoff
+        self._window = timedelta(seconds=retry_window)
         self._on_result = on_result or (lambda channel, outcome: None)
         self._sleep = sleep
         self._pacer = pacer
@@ -198,7 +200,7 @@ class Sender:
             retry_after = exc.retry_after
             if isinstance(exc, RateLimited):
                 retry_after = self._slow_down(row, channel, exc, attempt)
-            if attempt >= self._max_attempts:
+            if self._given_up(row, attempt):
                 self._dead(row, attempt, f"{type(exc).__name__}: {exc}")
                 return None
             delay = backoff(attempt, self._base, self._cap, retry_after)
@@ -247,6 +249,11 @@ class Sender:
         )
         self._on_result(channel.value, "sent")
         return None
+
+    def _given_up(self, row: dict[str, Any], attempt: int) -> bool:
+        """A failing reply is a dead letter once it has had its attempts and is older than
+        the retry window: a platform down for minutes costs a delay, not an admin's retry."""
+        return attempt >= self._max_attempts and utcnow() - row["created_at"] >= self._window
 
     def _pace(self, row: dict[str, Any], channel: Channel, reply: Reply) -> float:
         """Seconds to wait for the channel's tokens (0: taken); a long wait is left to the

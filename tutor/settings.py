@@ -173,7 +173,9 @@ class Settings(BaseSettings):
 
     # Outbound sends
     send_timeout_seconds: float = Field(default=10.0, gt=0)
-    send_max_attempts: int = Field(default=12, ge=1, le=50)
+    send_max_attempts: int = Field(default=5, ge=1, le=50)
+    # ...and a failing reply is retried (backoff capped below) until it is this old.
+    send_retry_window_seconds: float = Field(default=600.0, ge=0)
     send_backoff_seconds: float = Field(default=0.5, ge=0)
     send_max_backoff_seconds: float = Field(default=30.0, ge=0)
 

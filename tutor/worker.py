@@ -60,6 +60,7 @@ class Worker:
             max_attempts=self.settings.send_max_attempts,
             base_backoff=self.settings.send_backoff_seconds,
             max_backoff=self.settings.send_max_backoff_seconds,
+            retry_window=self.settings.send_retry_window_seconds,
             on_result=lambda channel, result: metrics.SENDS.labels(channel, result).inc(),
             pacer=services.pacer,
             # Waits inside a drain stay well within the learner's lease, renewed before each.

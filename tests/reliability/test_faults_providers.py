@@ -118,7 +118,8 @@ def _run(
     retries: tuple[int, int] | None = None,
 ) -> None:
     """``retries``: (attempts, backoff cap) in place of the defaults, which outlast a minute
-    of failures (12 attempts, backoff doubling up to 30 s: at least 90 s) but would leave a
+    of failures (a failing reply is retried, backoff doubling to 30 s, until it is 10 minutes
+    old) but would leave a
     short run waiting out long backoffs after its window; ``retry_after``: what Telegram's
     429s ask for."""
     sending = (

@@ -13,6 +13,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -379,6 +380,9 @@ RAW_BODIES = (
 @example(raw=_encoded(payloads.telegram_text(5, "x")).replace(b'"x"', b'"\\ud800"'))
 @example(raw=_encoded(payloads.whatsapp_text("1", "x")).replace(b'"x"', b'"\\udfff"'))
 @example(raw=_encoded(STRIPE_SEEDS[0]).replace(b'"evt_', b'"\\ud83devt_'))
+@example(raw=re.sub(rb'"amount_total": \d+', b'"amount_total": 1180591620717411303424',
+                    _encoded(STRIPE_SEEDS[0])))  # fmt: skip
+@example(raw=re.sub(rb'"amount_paid": \d+', b'"amount_paid": -1', _encoded(STRIPE_SEEDS[1])))
 def test_signed_requests_never_get_a_5xx(client: FlaskClient, raw: bytes) -> None:
     """Injects: correctly signed/secret-bearing POSTs to the Telegram, WhatsApp and Stripe
     webhooks with arbitrary bytes (not UTF-8, not JSON, cut short, 100k brackets), arbitrary

@@ -186,7 +186,10 @@ def _check_charge(payment: SuccessfulPayment | RefundedPayment) -> None:
 
 def _check_money(currency: object, amount: object, payload: object) -> None:
     _require(isinstance(currency, str) and bool(currency), "currency")
-    _require(isinstance(amount, int) and not isinstance(amount, bool), "total_amount")
+    _require(
+        isinstance(amount, int) and not isinstance(amount, bool) and 0 < amount < 2**31,
+        "total_amount",  # stored in a 32-bit column; Stars payments are far smaller
+    )
     _require(isinstance(payload, str), "invoice_payload")
 
 
