@@ -64,14 +64,14 @@ def render(outcomes: list[Outcome], wall: float, long: bool) -> str:
     """The block of docs/RELIABILITY.md for one run."""
     totals: dict[str, int] = defaultdict(int)
     for outcome in outcomes:
-        totals[outcome.outcome] += 1
+        totals[outcome.outcome] += outcome.items
     where = machine.describe()
     mode = "-m long" if long else ""
     command = f"{PYTHON} -m bench.reliability {'--long ' if long else ''}--write"
     lines = [
         f"Last run: {where.measured_at}, commit {where.commit}, on {where.cores} cores "
         f"({where.cpu}), {where.python}.",
-        f"Command: `{command}`. {len(outcomes)} tests in {wall / 60:.1f} min: "
+        f"Command: `{command}`. {sum(o.items for o in outcomes)} tests in {wall / 60:.1f} min: "
         + ", ".join(f"{n} {state}" for state, n in sorted(totals.items()))
         + ".",
         "",
@@ -91,7 +91,8 @@ def render(outcomes: list[Outcome], wall: float, long: bool) -> str:
         rows = []
         for name, group in by_file[path].items():
             first = group[0]
-            label = f"`{name}`" + (f" ×{len(group)}" if len(group) > 1 else "")
+            runs = sum(o.items for o in group)
+            label = f"`{name}`" + (f" ×{runs}" if runs > 1 else "")
             seconds = sum(o.seconds for o in group)
             rows.append([label, first.injects, first.checks, _result(group), f"{seconds:.1f}"])
         lines += [table(["Test", "Injects", "Checks", "Last result", "s"], rows), ""]

@@ -70,6 +70,8 @@ class Outcome:
     seconds: float = 0.0
     message: str = ""
     phases: list[str] = field(default_factory=list)
+    #: Items under this node id: schemathesis runs one per API operation under a single id.
+    items: int = 1
 
 
 class Recorder:
@@ -82,7 +84,11 @@ class Recorder:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:  # what is left to run, once markers have deselected
             description = describe(_docstring(item))
-            if item.get_closest_marker(MARKER) and description:
+            if not (item.get_closest_marker(MARKER) and description):
+                continue
+            if item.nodeid in self.outcomes:
+                self.outcomes[item.nodeid].items += 1
+            else:
                 self.outcomes[item.nodeid] = Outcome(
                     item.nodeid,
                     description.injects,
